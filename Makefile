@@ -1,0 +1,43 @@
+# The Latency Floor: `make lab` opens the course, `make test` runs every test.
+# Both create .venv (from pyproject.toml) when it is missing or out of date.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := lessons solutions
+PYTEST_NB := --nbval-lax --nbval-cell-timeout=120
+
+.PHONY: lab test test-lib test-notebooks lessons binder-check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[lab,test]'
+	touch $(STAMP)
+
+## Open the course in JupyterLab at the first lesson.
+lab: $(STAMP)
+	$(BIN)/jupyter lab lessons/00_start_here.ipynb
+
+## Every test: library, notebook sync, every notebook executed, browser tests.
+test: $(STAMP)
+	INFERLAB_STRICT=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB)
+
+test-lib: $(STAMP)
+	INFERLAB_STRICT=1 $(BIN)/python -m pytest tests
+
+test-notebooks: $(STAMP)
+	INFERLAB_STRICT=1 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB)
+
+## Regenerate lessons/ from solutions/ (the source of truth).
+lessons: $(STAMP)
+	$(BIN)/python -m inferlab.authoring lessons
+
+## A fresh venv built only from binder/requirements.txt runs lessons 00 and 01.
+binder-check:
+	rm -rf .binder-venv && $(PYTHON) -m venv .binder-venv
+	.binder-venv/bin/python -m pip install --quiet -r binder/requirements.txt nbval pytest
+	.binder-venv/bin/python -m pytest lessons/00_start_here.ipynb lessons/01_latency_floor.ipynb $(PYTEST_NB) -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .binder-venv test-artifacts bench-results

@@ -1,0 +1,1 @@
+"""Interactive explorers, one module per lesson topic (see ``inferlab.widgets.Explorer``)."""
