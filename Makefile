@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := lessons solutions
 PYTEST_NB := --nbval-lax --nbval-cell-timeout=120
 
-.PHONY: lab test test-lib test-notebooks lessons binder-check clean
+.PHONY: lab test test-lib test-notebooks lessons binder-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test-lib: $(STAMP)
 
 test-notebooks: $(STAMP)
 	INFERLAB_STRICT=1 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB)
+
+## Benchmarks: notebook run times, widget redraws, import, model, simulator (QUICK=1: fewer repeats).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
 
 ## Regenerate lessons/ from solutions/ (the source of truth).
 lessons: $(STAMP)
