@@ -97,7 +97,7 @@ def time_per_token_vs_batch(model="llama-3.1-8b", hardware="H100-SXM", contexts=
     ax.set(xscale="log", yscale="log", xlabel="batch (sequences per step)",
            ylabel="chip-ms per generated token",
            title=f"{get_model(model).name} on {chips} x {get_hardware(hardware).name}")
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper right")
     return ax
 
 
@@ -169,8 +169,10 @@ class KVMapExplorer(Explorer):
                                                  vmin=0, vmax=1, shading="flat")
         for mesh in (self._time_mesh, self._memory_mesh):
             mesh.cmap.set_bad("#d9d9d9")
-        fig.colorbar(self._time_mesh, ax=time_ax, label="ms per decode step", extend="both")
-        fig.colorbar(self._memory_mesh, ax=memory_ax, label="share of memory used")
+        for mesh, ax, label in ((self._time_mesh, time_ax, "ms per decode step"),
+                                (self._memory_mesh, memory_ax, "share of memory used")):
+            bar = fig.colorbar(mesh, ax=ax, label=label, extend="both" if ax is time_ax else "neither")
+            bar.minorticks_off()  # minor ticks on log axes cost more to lay out than the data
         self._walls, self._markers = [], []
         for ax in (time_ax, memory_ax):
             wall, = ax.plot(CONTEXTS, CONTEXTS * 0 + 1, color="white", linewidth=2.5)
@@ -182,6 +184,7 @@ class KVMapExplorer(Explorer):
             self._markers.append(marker)
             ax.set(xscale="log", yscale="log", xlim=(x[0], x[-1]), ylim=(y[0], y[-1]),
                    xlabel="context (tokens per sequence)")
+            ax.minorticks_off()
         self._crossover, = time_ax.plot(CONTEXTS, CONTEXTS * 0 + 1, color=PALETTE["sky"],
                                         linestyle="--", linewidth=1.5, label="KV reads = weight reads")
         self._compute, = time_ax.step(CONTEXTS, CONTEXTS * 0 + 1, where="mid", color=PALETTE["yellow"],
