@@ -156,7 +156,7 @@ class KVMapExplorer(Explorer):
             "kv_cache": widgets.ToggleButtons(options=["bf16", "fp8"], value="bf16", description="KV cache"),
             "context": widgets.IntSlider(value=200_000, min=1024, max=1_048_576, step=1024,
                                          description="context"),
-            "batch": widgets.IntSlider(value=8, min=1, max=4096, description="batch"),
+            "batch": widgets.IntSlider(value=6, min=1, max=4096, description="batch"),
         }
 
     def draw(self, fig, **values) -> str:
