@@ -36,6 +36,10 @@ def _options(weight_bytes, kv_bytes, compute_dtype, chips) -> dict:
                 chips=chips)
 
 
+def _prompts(prefill_batch):
+    return positive(prefill_batch, "prefill_batch", integer=True)
+
+
 def usd_per_chip_hour(hardware, usd_per_gpu_hour=None) -> float:
     """``usd_per_gpu_hour`` checked, or when it is None the catalogue's price for the chip
     (``economics.gpu_hour_price``). A ``ValueError`` says what to pass when there is none."""
@@ -54,7 +58,7 @@ def time_to_first_token(model, hardware, prompt, *, prefill_batch=1, weight_byte
                         compute_dtype="bf16", chips=1):
     """Seconds from a prompt's arrival to its first output token: one prefill pass over
     ``prefill_batch`` prompts of ``prompt`` tokens each (no queueing). Lower bound."""
-    return prefill_step(model, hardware, prompt, prefill_batch,
+    return prefill_step(model, hardware, prompt, _prompts(prefill_batch),
                         **_options(weight_bytes, kv_bytes, compute_dtype, chips)).seconds
 
 
@@ -99,7 +103,7 @@ def prefill_cost_per_token(model, hardware, prompt, *, prefill_batch=1, usd_per_
     """Dollars per input token: the chip time of a prefill pass shared by its
     ``prefill_batch x prompt`` tokens, at ``usd_per_gpu_hour`` per chip."""
     price = usd_per_chip_hour(hardware, usd_per_gpu_hour)
-    step = prefill_step(model, hardware, prompt, prefill_batch,
+    step = prefill_step(model, hardware, prompt, _prompts(prefill_batch),
                         **_options(weight_bytes, kv_bytes, compute_dtype, chips))
     return economics.cost_per_million_tokens(step.seconds, step.tokens, price, chips) / 1e6
 
@@ -124,7 +128,7 @@ def output_input_cost_ratio(model, hardware, prompt, batch, context=None, *, pre
     """
     context = prompt if context is None else context
     options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
-    prefill = prefill_step(model, hardware, prompt, prefill_batch, **options)
+    prefill = prefill_step(model, hardware, prompt, _prompts(prefill_batch), **options)
     decode = decode_step(model, hardware, batch, context, **options)
     return (decode.seconds / decode.tokens) / (prefill.seconds / prefill.tokens)
 
@@ -175,8 +179,7 @@ def request_cost(model, hardware, prompt, output, batch=1, *, prefill_batch=1, u
     output = positive(output, "output", integer=True)
     ttft = time_to_first_token(model, hardware, prompt, prefill_batch=prefill_batch, **options)
     tpot = time_per_output_token(model, hardware, prompt, output, batch, **options)
-    prompts = positive(prefill_batch, "prefill_batch", integer=True)
-    per_input = economics.cost_per_million_tokens(ttft, prompts * prompt, price, chips) / 1e6
+    per_input = economics.cost_per_million_tokens(ttft, _prompts(prefill_batch) * prompt, price, chips) / 1e6
     per_output = economics.cost_per_million_tokens(tpot, batch, price, chips) / 1e6
     return RequestCost(ttft=ttft, tpot=tpot, seconds=ttft + (output - 1) * tpot,
                        input_usd=per_input * prompt, output_usd=per_output * (output - 1),
@@ -211,7 +214,7 @@ def cache_hit_cost_fraction(model, hardware, prompt, link_bandwidth, *, prefill_
     """
     model = get_model(model)
     link_bandwidth = positive(link_bandwidth, "link_bandwidth")
-    step = prefill_step(model, hardware, prompt, prefill_batch,
+    step = prefill_step(model, hardware, prompt, _prompts(prefill_batch),
                         **_options(weight_bytes, kv_bytes, compute_dtype, chips))
     recompute = step.seconds * chips / step.tokens
     return model.kv_bytes_per_token(kv_bytes) / link_bandwidth / recompute
@@ -224,7 +227,7 @@ def hbm_break_even_seconds(model, hardware, prompt, *, prefill_batch=1, weight_b
     together, as one pays for a GPU): (prefill chip-seconds per token) x (HBM bytes per chip)
     / (KV bytes per token). Longer waits pay only in cheaper memory (host DRAM, SSD)."""
     model, chip = get_model(model), get_hardware(hardware)
-    step = prefill_step(model, chip, prompt, prefill_batch,
+    step = prefill_step(model, chip, prompt, _prompts(prefill_batch),
                         **_options(weight_bytes, kv_bytes, compute_dtype, chips))
     recompute = step.seconds * chips / step.tokens
     return recompute * chip.memory_bytes / model.kv_bytes_per_token(kv_bytes)
