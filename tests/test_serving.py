@@ -114,7 +114,8 @@ def test_broadcasting_over_prompt_and_output():
     prompts = np.array([[128], [1024], [8192]])
     outputs = np.array([1, 16, 256, 2048])
     cost = serving.request_cost(MODEL, H100, prompts, outputs, 32, usd_per_gpu_hour=3.0)
-    assert np.shape(cost.seconds) == (3, 4) and np.shape(cost.total_usd) == (3, 4)
+    for name in ("ttft", "tpot", "seconds", "input_usd", "usd_per_input_token", "total_usd"):
+        assert np.shape(getattr(cost, name)) == (3, 4), name
     assert np.all(np.diff(cost.seconds, axis=1) > 0)  # longer answers take longer
     assert np.all(np.diff(cost.ttft[:, 0]) > 0)  # longer prompts wait longer for the first token
     assert np.all(np.diff(cost.input_share, axis=1) < 0)  # more output, less of the cost is input

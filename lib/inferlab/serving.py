@@ -181,9 +181,13 @@ def request_cost(model, hardware, prompt, output, batch=1, *, prefill_batch=1, u
     tpot = time_per_output_token(model, hardware, prompt, output, batch, **options)
     per_input = economics.cost_per_million_tokens(ttft, _prompts(prefill_batch) * prompt, price, chips) / 1e6
     per_output = economics.cost_per_million_tokens(tpot, batch, price, chips) / 1e6
-    return RequestCost(ttft=ttft, tpot=tpot, seconds=ttft + (output - 1) * tpot,
-                       input_usd=per_input * prompt, output_usd=per_output * (output - 1),
-                       usd_per_input_token=per_input, usd_per_output_token=per_output)
+    values = np.broadcast_arrays(ttft, tpot, ttft + (output - 1) * tpot, per_input * prompt,
+                                 per_output * (output - 1), per_input, per_output)
+    if values[0].ndim == 0:
+        values = [float(v) for v in values]
+    else:  # every field the same shape, so a table can index them alike
+        values = [np.array(v) for v in values]
+    return RequestCost(*values)
 
 
 def largest_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1):
