@@ -52,7 +52,7 @@ def phases_on_the_roofline(device: str = "h100", model: str = MODEL, ax=None):
     ax.plot(cost.intensity, cost.flops / pre["seconds"] / 1e12, color=PALETTE["vermillion"],
             marker="s", linestyle="-", linewidth=1, label="prefill, one prompt (measured)")
     for prompt, x, y in zip(pre["prompt"], cost.intensity, cost.flops / pre["seconds"] / 1e12):
-        if prompt in (16, 1024, 16384):
+        if prompt in (16, 2048, 16384):
             ax.annotate(f"{prompt} tokens", (x, y), textcoords="offset points", xytext=(-22, 7),
                         fontsize=8, color=PALETTE["vermillion"])
     dec = reference.decode_steps(device, "sdpa")
