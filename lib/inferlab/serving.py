@@ -1,0 +1,284 @@
+"""One request on a serving system: prefill, then decode; its time, its cost, and why an
+output token costs more than an input token.
+
+A request of ``prompt`` input tokens and ``output`` output tokens runs in two phases:
+
+- **prefill**: the whole prompt goes through the model in one pass (its KV cache is written)
+  and the pass yields the first output token. Its time is the *time to first token* (TTFT;
+  queueing left out).
+- **decode**: each further output token is one decode step, shared with the ``batch - 1``
+  other sequences in the step. The mean step time is the *time per output token* (TPOT).
+
+So ``request seconds = TTFT + (output - 1) x TPOT``. Costs are the chip time a request uses,
+at a price per chip-hour: a prefill pass of ``prefill_batch`` prompts is shared by their
+tokens, a decode step by its ``batch`` sequences.
+
+All functions broadcast over numpy arrays and are lower bounds, like the roofline they use
+(``prefill_step``, ``decode_step``). Seconds in s, money in US dollars, bandwidths in bytes/s.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from . import economics
+from ._validate import positive
+from .hardware import get_hardware
+from .models import get_model
+from .roofline import decode_step, prefill_step
+
+
+def _options(weight_bytes, kv_bytes, compute_dtype, chips) -> dict:
+    return dict(weight_bytes=weight_bytes, kv_bytes=kv_bytes, compute_dtype=compute_dtype,
+                chips=chips)
+
+
+def _prompts(prefill_batch):
+    return positive(prefill_batch, "prefill_batch", integer=True)
+
+
+def usd_per_chip_hour(hardware, usd_per_gpu_hour=None) -> float:
+    """``usd_per_gpu_hour`` checked, or when it is None the catalogue's price for the chip
+    (``economics.gpu_hour_price``). A ``ValueError`` says what to pass when there is none."""
+    if usd_per_gpu_hour is not None:
+        return positive(usd_per_gpu_hour, "usd_per_gpu_hour")
+    chip = get_hardware(hardware)
+    try:
+        return economics.gpu_hour_price(chip.name)
+    except (FileNotFoundError, OSError, KeyError, ValueError) as error:
+        raise ValueError(f"no published price per GPU-hour for {chip.name} in the course data "
+                         f"({error}); pass usd_per_gpu_hour=... (dollars per chip-hour)") from None
+
+
+# --- time --------------------------------------------------------------------------------
+def time_to_first_token(model, hardware, prompt, *, prefill_batch=1, weight_bytes=2, kv_bytes=2,
+                        compute_dtype="bf16", chips=1):
+    """Seconds from a prompt's arrival to its first output token: one prefill pass over
+    ``prefill_batch`` prompts of ``prompt`` tokens each (no queueing). Lower bound."""
+    return prefill_step(model, hardware, prompt, _prompts(prefill_batch),
+                        **_options(weight_bytes, kv_bytes, compute_dtype, chips)).seconds
+
+
+def _decode_contexts(prompt, output):
+    """The cached context of the middle decode step of a request, as the two whole numbers
+    either side of it (the decode steps see contexts prompt, prompt + 1, ...,
+    prompt + output - 2)."""
+    middle = prompt + (output - 2.0) / 2.0
+    return np.maximum(np.floor(middle), 1.0), np.maximum(np.ceil(middle), 1.0)
+
+
+def time_per_output_token(model, hardware, prompt, output, batch=1, *, weight_bytes=2, kv_bytes=2,
+                          compute_dtype="bf16", chips=1):
+    """Mean seconds between output tokens after the first: the decode step of ``batch``
+    sequences at the request's middle context (every sequence in the step at the same
+    context, as in the reference measurements).
+
+    Both roofs of a decode step grow linearly with context, so the middle step is the mean
+    step while all steps sit on one side of the ridge; when a generation crosses the ridge
+    it is a little low, which keeps it a lower bound.
+    """
+    prompt = positive(prompt, "prompt", integer=True)
+    output = positive(output, "output", integer=True)
+    low, high = _decode_contexts(prompt, output)
+    options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
+    return 0.5 * (decode_step(model, hardware, batch, low, **options).seconds
+                  + decode_step(model, hardware, batch, high, **options).seconds)
+
+
+def request_seconds(model, hardware, prompt, output, batch=1, *, prefill_batch=1, weight_bytes=2,
+                    kv_bytes=2, compute_dtype="bf16", chips=1):
+    """Seconds from arrival to last token: TTFT + (output - 1) x TPOT (no queueing)."""
+    options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
+    output = positive(output, "output", integer=True)
+    return (time_to_first_token(model, hardware, prompt, prefill_batch=prefill_batch, **options)
+            + (output - 1) * time_per_output_token(model, hardware, prompt, output, batch, **options))
+
+
+# --- cost per token ----------------------------------------------------------------------
+def prefill_cost_per_token(model, hardware, prompt, *, prefill_batch=1, usd_per_gpu_hour=None,
+                           weight_bytes=2, kv_bytes=2, compute_dtype="bf16", chips=1):
+    """Dollars per input token: the chip time of a prefill pass shared by its
+    ``prefill_batch x prompt`` tokens, at ``usd_per_gpu_hour`` per chip."""
+    price = usd_per_chip_hour(hardware, usd_per_gpu_hour)
+    step = prefill_step(model, hardware, prompt, _prompts(prefill_batch),
+                        **_options(weight_bytes, kv_bytes, compute_dtype, chips))
+    return economics.cost_per_million_tokens(step.seconds, step.tokens, price, chips) / 1e6
+
+
+def decode_cost_per_token(model, hardware, batch, context, *, usd_per_gpu_hour=None, weight_bytes=2,
+                          kv_bytes=2, compute_dtype="bf16", chips=1):
+    """Dollars per output token: the chip time of a decode step at ``context`` shared by its
+    ``batch`` sequences, at ``usd_per_gpu_hour`` per chip."""
+    price = usd_per_chip_hour(hardware, usd_per_gpu_hour)
+    step = decode_step(model, hardware, batch, context,
+                       **_options(weight_bytes, kv_bytes, compute_dtype, chips))
+    return economics.cost_per_million_tokens(step.seconds, step.tokens, price, chips) / 1e6
+
+
+def output_input_cost_ratio(model, hardware, prompt, batch, context=None, *, prefill_batch=1,
+                            weight_bytes=2, kv_bytes=2, compute_dtype="bf16", chips=1):
+    """Cost of an output token (a decode step at ``batch`` and ``context``, default the
+    prompt length) over the cost of an input token (a prefill of ``prompt`` tokens).
+
+    The price per chip-hour cancels: this is chip-seconds per output token over
+    chip-seconds per input token, the ratio a price sheet "should" show at cost.
+    """
+    context = prompt if context is None else context
+    options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
+    prefill = prefill_step(model, hardware, prompt, _prompts(prefill_batch), **options)
+    decode = decode_step(model, hardware, batch, context, **options)
+    return (decode.seconds / decode.tokens) / (prefill.seconds / prefill.tokens)
+
+
+@dataclass(frozen=True)
+class RequestCost:
+    """Time and money of one request. Seconds in s, money in US dollars (arrays broadcast).
+
+    ``input_usd`` is the request's share of its prefill pass, ``output_usd`` its share of
+    its ``output - 1`` decode steps (the first output token comes out of the prefill).
+    """
+
+    ttft: object
+    tpot: object
+    seconds: object
+    input_usd: object
+    output_usd: object
+    usd_per_input_token: object
+    usd_per_output_token: object
+
+    @property
+    def total_usd(self):
+        """Dollars for the whole request."""
+        return self.input_usd + self.output_usd
+
+    @property
+    def input_share(self):
+        """Fraction of the request's cost spent on its prompt (0 to 1)."""
+        return self.input_usd / self.total_usd
+
+    @property
+    def output_input_ratio(self):
+        """Cost of one output token over one input token: the implied price ratio."""
+        return self.usd_per_output_token / self.usd_per_input_token
+
+
+def request_cost(model, hardware, prompt, output, batch=1, *, prefill_batch=1, usd_per_gpu_hour=None,
+                 weight_bytes=2, kv_bytes=2, compute_dtype="bf16", chips=1) -> RequestCost:
+    """TTFT, TPOT, total seconds and dollars (input and output) of a request of ``prompt``
+    input and ``output`` output tokens decoded in a batch of ``batch`` sequences.
+
+    ``chips``: chips serving the model together (their time is paid for, all of it).
+    Idle time and queueing are left out: divide costs by the utilisation to add idle time.
+    """
+    price = usd_per_chip_hour(hardware, usd_per_gpu_hour)
+    options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
+    prompt = positive(prompt, "prompt", integer=True)
+    output = positive(output, "output", integer=True)
+    ttft = time_to_first_token(model, hardware, prompt, prefill_batch=prefill_batch, **options)
+    tpot = time_per_output_token(model, hardware, prompt, output, batch, **options)
+    per_input = economics.cost_per_million_tokens(ttft, _prompts(prefill_batch) * prompt, price, chips) / 1e6
+    per_output = economics.cost_per_million_tokens(tpot, batch, price, chips) / 1e6
+    values = np.broadcast_arrays(ttft, tpot, ttft + (output - 1) * tpot, per_input * prompt,
+                                 per_output * (output - 1), per_input, per_output)
+    if values[0].ndim == 0:
+        values = [float(v) for v in values]
+    else:  # every field the same shape, so a table can index them alike
+        values = [np.array(v) for v in values]
+    return RequestCost(*values)
+
+
+def largest_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1):
+    """Most sequences of ``context`` tokens whose KV cache fits in ``chips`` chips' memory
+    beside the whole model's weights (0 when even one does not). Activations are left out,
+    so a real server fits a little fewer; lesson 08 looks at capacity closely."""
+    model, chip = get_model(model), get_hardware(hardware)
+    context = positive(context, "context", integer=True)
+    chips = positive(chips, "chips", integer=True)
+    free = chips * chip.memory_bytes - model.total_params * positive(weight_bytes, "weight_bytes")
+    batch = np.floor(np.maximum(free, 0.0) / (context * model.kv_bytes_per_token(kv_bytes)))
+    return batch.astype(int) if isinstance(batch, np.ndarray) else int(batch)
+
+
+# --- where prefill time goes ---------------------------------------------------------------
+def attention_flops_share(model, prompt):
+    """Fraction of a prefill's FLOPs spent in attention (query-key scores and weighted
+    values): it grows with the prompt because causal attention has prompt (prompt + 1) / 2
+    pairs while the matrix products grow only with the prompt."""
+    model = get_model(model)
+    flops = prefill_step(model, "H100-SXM", prompt).flops  # FLOPs do not depend on the chip
+    return 1.0 - 2.0 * model.matmul_params * prompt / flops
+
+
+def attention_crossover_prompt(model) -> float:
+    """Prompt length (tokens) at which a prefill's attention FLOPs equal its matrix-product
+    FLOPs: (P + 1) / 2 x attention FLOPs per pair = 2 x matmul parameters, per token."""
+    model = get_model(model)
+    return 4.0 * model.matmul_params / model.prefill_attention_flops_per_pair - 1.0
+
+
+# --- cached input (prefix caching) -------------------------------------------------------
+def cache_hit_cost_fraction(model, hardware, prompt, link_bandwidth, *, prefill_batch=1,
+                            weight_bytes=2, kv_bytes=2, compute_dtype="bf16", chips=1):
+    """Chip time to bring a cached token's KV cache back over a link of ``link_bandwidth``
+    bytes/s (host memory over PCIe, say), as a fraction of the chip time to prefill it again.
+
+    It counts the chip as waiting for the copy; copies overlap with other work in practice,
+    so the true fraction is lower. Storage and bookkeeping are not counted.
+    """
+    model = get_model(model)
+    link_bandwidth = positive(link_bandwidth, "link_bandwidth")
+    step = prefill_step(model, hardware, prompt, _prompts(prefill_batch),
+                        **_options(weight_bytes, kv_bytes, compute_dtype, chips))
+    recompute = step.seconds * chips / step.tokens
+    return model.kv_bytes_per_token(kv_bytes) / link_bandwidth / recompute
+
+
+def hbm_break_even_seconds(model, hardware, prompt, *, prefill_batch=1, weight_bytes=2, kv_bytes=2,
+                           compute_dtype="bf16", chips=1):
+    """Seconds a token's KV cache can stay in the chips' HBM before the memory it occupies
+    has cost as much chip time as prefilling the token again (renting memory and compute
+    together, as one pays for a GPU): (prefill chip-seconds per token) x (HBM bytes per chip)
+    / (KV bytes per token). Longer waits pay only in cheaper memory (host DRAM, SSD)."""
+    model, chip = get_model(model), get_hardware(hardware)
+    step = prefill_step(model, chip, prompt, _prompts(prefill_batch),
+                        **_options(weight_bytes, kv_bytes, compute_dtype, chips))
+    recompute = step.seconds * chips / step.tokens
+    return recompute * chip.memory_bytes / model.kv_bytes_per_token(kv_bytes)
+
+
+# --- published prices ----------------------------------------------------------------------
+def _number(text):
+    try:
+        return float((text or "").strip())
+    except ValueError:
+        return None
+
+
+def published_price_ratios() -> list:
+    """Output/input and cached/input price ratios of published API prices, as dicts.
+
+    Reads ``economics.api_prices()`` (data/prices.csv) where it is present; otherwise the
+    sourced leads in ``data/published/pricing.csv`` (rows whose prices are plain numbers).
+    """
+    try:
+        rows = [dict(provider=p.provider, model=p.model, tier=p.tier,
+                     context=p.context_condition, input=p.input, cached_input=p.cached_input,
+                     output=p.output, source=p.source) for p in economics.api_prices()]
+    except (FileNotFoundError, OSError):
+        text = resources.files("inferlab").joinpath("data/published/pricing.csv").read_text(
+            encoding="utf-8")
+        rows = [dict(provider=r["provider"], model=r["model"], tier=r["tier"],
+                     context=r["context_condition"], input=_number(r["input_usd_per_Mtok"]),
+                     cached_input=_number(r["cached_input_usd_per_Mtok"]),
+                     output=_number(r["output_usd_per_Mtok"]), source=r["source"])
+                for r in csv.DictReader(text.splitlines())]
+    out = []
+    for row in rows:
+        if row["input"] and row["output"]:
+            row["output_over_input"] = row["output"] / row["input"]
+            row["cached_over_input"] = row["cached_input"] / row["input"] if row["cached_input"] else None
+            out.append(row)
+    return out
