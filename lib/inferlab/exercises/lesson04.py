@@ -3,6 +3,7 @@
 from .. import reference
 from ..bandwidth import (batch_that_fits, offload_fraction_for_slowdown, offload_step_seconds,
                          predicted_speedup)
+from ..hardware import get_hardware
 from ..memory import memory_system
 from ..roofline import latency_floor, weight_bytes_needed
 from . import Exercise, register
@@ -55,7 +56,8 @@ register(
     Exercise("04.batch-fits",
              "How many sequences of 8192 tokens (bf16 KV cache) fit on one H200 beside "
              "llama-3.1-70b in fp8?",
-             expected=lambda: batch_that_fits("llama-3.1-70b", 141e9, 8192, weight_bytes=1),
+             expected=lambda: batch_that_fits("llama-3.1-70b", get_hardware("H200").memory_bytes, 8192,
+                                             weight_bytes=1),
              unit="sequences", rtol=0.0, close_rtol=0.1,
              hint="(141 GB - weights) / (8192 x KV bytes per token); round down."),
 )

@@ -91,7 +91,8 @@ def offload_figure(model="llama-3.1-8b", device="h100", ax=None):
          host["h2d_pinned_GBps"] * 1e9, PALETTE["vermillion"], "-"),
         (f"PCIe Gen5 x16, spec ({get_memory('PCIe Gen5 x16').bandwidth / 1e9:.0f} GB/s)",
          get_memory("PCIe Gen5 x16").bandwidth, PALETTE["orange"], "--"),
-        (f"NVLink 4, spec ({get_memory('NVLink 4 (per GPU)').bandwidth / 1e9:.0f} GB/s one way)",
+        (f"NVLink 4, spec ({get_memory('NVLink 4 (per GPU)').bandwidth / 1e9:.0f} GB/s one way; "
+         "to a peer GPU's memory)",
          get_memory("NVLink 4 (per GPU)").bandwidth, PALETTE["green"], "-."),
     ]
     for label, link, colour, style in links:
@@ -102,7 +103,7 @@ def offload_figure(model="llama-3.1-8b", device="h100", ax=None):
     ax.set(yscale="log", xlabel="weights kept in host memory (%)",
            ylabel="time per decode step (ms, log)",
            title=f"{get_model(model).name}, batch 1: offloading over a link")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.1))
     return ax
 
 
@@ -118,11 +119,11 @@ def speedup_figure(ax=None, contexts=(128, 1024, 4096)):
                label=f"bandwidth ratio, spec ({h200.memory_bandwidth / h100.memory_bandwidth:.2f})")
     ax.axhline(h200.peak_flops() / h100.peak_flops(), color=PALETTE["purple"], linestyle=":",
                linewidth=1.2, label=f"FLOP/s ratio, spec ({h200.peak_flops() / h100.peak_flops():.2f})")
-    batch = np.geomspace(1, 1024, 200).round()
-    for colour, context in zip(COLORS, contexts):
+    for colour, style, context in zip(COLORS, ("-", "--", "-."), contexts):
         pick = data["context"] == context
+        batch = np.unique(np.geomspace(1, data["batch"][pick].max(), 120).round())
         ax.plot(batch, predicted_speedup(batch, context), color=colour, linewidth=1.5,
-                label=f"roofline prediction, context {context}")
+                linestyle=style, label=f"roofline prediction, context {context}")
         ax.plot(data["batch"][pick], data["speedup"][pick], color=colour,
                 label=f"measured, context {context}", **MEASURED)
     ax.set(xscale="log", xlabel="batch (sequences per step)",
@@ -147,7 +148,7 @@ def counterpoint_figure(model="llama-3.1-70b", precision="fp8", axes=None):
             memory_system("LPDDR5X Grace CPU", 1, compute_like="H100-SXM"),
     }
     context = np.geomspace(512, 131072, 60).round()
-    left, right = axes
+    left, right = np.ravel(axes)
     for colour, (label, chip) in zip(COLORS, systems.items()):
         rate = tokens_per_second_at_full_memory(model, chip, context, weight_bytes=size, kv_bytes=2)
         shown = np.where(rate > 0, rate, np.nan)
@@ -156,8 +157,9 @@ def counterpoint_figure(model="llama-3.1-70b", precision="fp8", axes=None):
         right.plot(context, single, color=colour, label=label)
     left.set(xscale="log", yscale="log", xlabel="context (tokens per sequence)",
              ylabel="tokens/s per chip (log)", title="throughput, memory filled with sequences")
-    right.set(xscale="log", yscale="log", xlabel="context (tokens per sequence)",
-              ylabel="tokens/s for one sequence (log)", title="speed one user sees (batch 1)")
+    right.set(xscale="log", xlabel="context (tokens per sequence)",
+              ylabel="tokens/s for one sequence", title="speed one user sees (batch 1)")
+    right.set_ylim(bottom=0)
     left.legend(loc="lower left", fontsize=8)
     return axes
 
