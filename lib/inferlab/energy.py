@@ -228,7 +228,9 @@ class TokenEnergy:
     def exceeds_power_limit(self):
         """True where the step would need more than the chips' power limit: moving the bytes
         and doing the FLOPs at full speed at once. A real card then lowers its clocks and
-        takes longer, so the roofline time (and the idle energy) are too optimistic there."""
+        takes longer (the roofline time and idle energy are too low there), and adding the two
+        above-idle figures counts twice the power any busy card pays (clocks up, SMs awake):
+        the model is unreliable where this is True."""
         if not self.chip.power_limit_watts:
             return np.zeros(np.shape(self.total), dtype=bool) if np.ndim(self.total) else False
         over = np.asarray(self.average_watts) > self.chip.power_limit_watts * self.chips

@@ -73,6 +73,7 @@ def energy_vs_batch(model="llama-3.1-8b", hardware="H100-SXM", context=1024, ax=
         secondary = ax.secondary_yaxis("right", functions=(
             lambda j: j * 1e6 / 3.6e6 * usd_per_kwh, lambda c: c * 3.6e6 / 1e6 / usd_per_kwh))
         secondary.set_ylabel(f"\\$ per million tokens at \\${usd_per_kwh:g}/kWh (log)")
+    ax.set_ylim(bottom=float(np.min([np.min(v) for v in e.parts().values()])) / 100)  # room for the legend
     ax.legend(loc="lower left", fontsize=8)
     return ax
 
@@ -157,9 +158,10 @@ class EnergyExplorer(Explorer):
                  "per token alone cost more than the FLOPs")
         figures = ("measured on this chip" if chip.measured else
                    "<b>ASSUMED</b>: the H100's measured figures; nothing was measured on this chip")
-        power = (f" The card would need {here.average_watts:,.0f} W, above its "
-                 f"{chip.power_limit_watts:,.0f} W limit: a real one slows down, so this is "
-                 "optimistic." if here.exceeds_power_limit else "")
+        power = (f" <b>Unreliable here:</b> the model asks for {here.average_watts:,.0f} W, above "
+                 f"the {chip.power_limit_watts:,.0f} W limit (a real card slows down, and adding "
+                 "both above-idle figures counts a busy card's base power twice)."
+                 if here.exceeds_power_limit else "")
         return (f"<b>{get_model(model).name}</b> on <b>{get_hardware(hardware).name}</b>, batch "
                 f"{batch:,}, context {context:,}: <b>{here.total:.3g} J per token</b> ({shares}); "
                 f"electricity ${cost:.3g} per million tokens at ${usd_per_kwh:.2f}/kWh. "
