@@ -189,3 +189,15 @@ def test_crossover_grows_with_context_and_vanishes_at_long_context():
     # by hand: KV energy per token alone exceeds the FLOP energy per token at 32k context
     e = decode_energy("llama-3.1-8b", "H100-SXM", 10 ** 6, 32768)
     assert e.kv > e.compute
+
+
+def test_fp8_flops_assumed_to_cost_half_on_the_h100():
+    # assumption stated in ChipEnergy.flop_joules: same power at peak, and the H100's dense
+    # fp8 peak (1979 TFLOP/s) is twice its bf16 peak (989)
+    h100 = chip_energy("H100-SXM")
+    assert h100.flop_joules("fp8") == pytest.approx(h100.joules_per_flop * 989 / 1979)
+    bf16 = decode_energy("llama-3.1-8b", "H100-SXM", 64, 1024)
+    fp8 = decode_energy("llama-3.1-8b", "H100-SXM", 64, 1024, weight_bytes=1, kv_bytes=1,
+                        compute_dtype="fp8")
+    assert fp8.weights == pytest.approx(bf16.weights / 2, rel=1e-3)
+    assert fp8.compute == pytest.approx(bf16.compute * 989 / 1979)
