@@ -20,14 +20,15 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab lessons/00_start_here.ipynb
 
 ## Every test: library, notebook sync, every notebook executed, browser tests.
+## INFERLAB_QUICK=1 makes lab 03 measure small sizes (seconds, not its full run).
 test: $(STAMP)
-	INFERLAB_STRICT=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB)
+	INFERLAB_STRICT=1 INFERLAB_QUICK=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB)
 
 test-lib: $(STAMP)
 	INFERLAB_STRICT=1 $(BIN)/python -m pytest tests
 
 test-notebooks: $(STAMP)
-	INFERLAB_STRICT=1 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB)
+	INFERLAB_STRICT=1 INFERLAB_QUICK=1 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB)
 
 ## Benchmarks: notebook run times, widget redraws, import, model, simulator (QUICK=1: fewer repeats).
 bench: $(STAMP)
