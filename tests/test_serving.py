@@ -10,7 +10,7 @@ toy chip: 1000 bytes/s, 4000 FLOP/s (bf16), 1 MB of memory.
 import numpy as np
 import pytest
 
-from inferlab import serving
+from inferlab import kv, serving
 from inferlab.hardware import Hardware
 from inferlab.models import Model
 
@@ -92,11 +92,11 @@ def test_cache_helpers_by_hand():
 
 def test_largest_batch_by_hand():
     # 1e6 bytes - 192 * 2 of weights = 999 616 bytes free; 16 bytes per token of context
-    assert serving.largest_batch(TOY, CHIP, 100) == 999_616 // 1600
-    assert serving.largest_batch(TOY, CHIP, 10**6) == 0
+    assert kv.max_batch(TOY, CHIP, 100) == 999_616 // 1600
+    assert kv.max_batch(TOY, CHIP, 10**6) == 0
     # llama-3.1-8b on an H100: (80e9 - 16.06e9) / (1024 * 131072) = 476.4 sequences of 1024
-    assert serving.largest_batch("llama-3.1-8b", "H100-SXM", 1024) == 476
-    assert list(serving.largest_batch("llama-3.1-8b", "H100-SXM", np.array([1024, 4096]))) == [476, 119]
+    assert kv.max_batch("llama-3.1-8b", "H100-SXM", 1024) == 476
+    assert list(kv.max_batch("llama-3.1-8b", "H100-SXM", np.array([1024, 4096]))) == [476, 119]
 
 
 # --- properties on real models --------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import reference
 from ._validate import positive
+from .kv import batch_that_fits  # noqa: F401  (one home for KV capacity; re-exported for lesson 04)
 from .display import Table
 from .hardware import get_hardware
 from .models import get_model, list_models
@@ -59,22 +60,6 @@ def offloaded_fraction(model_bytes, device_capacity):
     model_bytes = positive(model_bytes, "model_bytes")
     device_capacity = positive(device_capacity, "device_capacity", allow_zero=True)
     return np.clip(1.0 - device_capacity / model_bytes, 0.0, 1.0)
-
-
-def batch_that_fits(model, capacity_bytes, context, *, weight_bytes=2, kv_bytes=2):
-    """Sequences of ``context`` tokens whose KV cache fits in ``capacity_bytes`` beside all of
-    ``model``'s weights: floor((capacity - weights) / (context x KV bytes per token)).
-
-    0 when the weights alone do not fit. Activations and fragmentation are ignored, so a
-    real server fits somewhat fewer.
-    """
-    model = get_model(model)
-    capacity_bytes = positive(capacity_bytes, "capacity_bytes")
-    context = positive(context, "context", integer=True)
-    weights = model.total_params * positive(weight_bytes, "weight_bytes")
-    room = np.maximum(capacity_bytes - weights, 0.0)
-    batch = np.floor(room / (context * model.kv_bytes_per_token(kv_bytes)))
-    return int(batch) if np.ndim(batch) == 0 else batch.astype(int)
 
 
 def largest_model_that_fits(capacity_bytes, *, weight_bytes=2, models=None):

@@ -65,13 +65,29 @@ def kv_capacity_tokens(model, hardware, *, weight_bytes=2, kv_bytes=2, chips=1, 
     return np.floor(np.maximum(free, 0) / model.kv_bytes_per_token(kv_bytes))
 
 
+def batch_that_fits(model, capacity_bytes, context, *, weight_bytes=2, kv_bytes=2):
+    """Sequences of ``context`` tokens whose KV cache fits in ``capacity_bytes`` beside all of
+    ``model``'s weights: floor((capacity - weights) / (context x KV bytes per token)).
+
+    0 when the weights alone do not fit. Activations and fragmentation are ignored, so a
+    real server fits somewhat fewer. Broadcasts over ``capacity_bytes`` and ``context``.
+    """
+    model = get_model(model)
+    capacity_bytes = positive(capacity_bytes, "capacity_bytes")
+    context = positive(context, "context", integer=True)
+    room = np.maximum(capacity_bytes - weight_memory_bytes(model, weight_bytes=weight_bytes), 0.0)
+    batch = np.floor(room / (context * model.kv_bytes_per_token(kv_bytes)))
+    return int(batch) if np.ndim(batch) == 0 else batch.astype(int)
+
+
 def max_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1, memory_fraction=1.0):
-    """Most sequences of ``context`` tokens whose KV caches fit beside the weights (whole
-    sequences; 0 when not even one fits). Broadcasts over ``context``."""
-    context = positive(context, "context")
-    tokens = kv_capacity_tokens(model, hardware, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
-                                chips=chips, memory_fraction=memory_fraction)
-    return np.floor(tokens / context)
+    """Most sequences of ``context`` tokens whose KV caches fit beside the weights on
+    ``chips`` chips, of which ``memory_fraction`` of memory is usable (whole sequences; 0 when
+    not even one fits). Broadcasts over ``context``."""
+    capacity = free_memory_bytes(model, hardware, weight_bytes=weight_bytes, chips=chips,
+                                 memory_fraction=memory_fraction) \
+        + weight_memory_bytes(model, weight_bytes=weight_bytes)
+    return batch_that_fits(model, capacity, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes)
 
 
 # --- bandwidth ----------------------------------------------------------------------------

@@ -190,18 +190,6 @@ def request_cost(model, hardware, prompt, output, batch=1, *, prefill_batch=1, u
     return RequestCost(*values)
 
 
-def largest_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1):
-    """Most sequences of ``context`` tokens whose KV cache fits in ``chips`` chips' memory
-    beside the whole model's weights (0 when even one does not). Activations are left out,
-    so a real server fits a little fewer; lesson 08 looks at capacity closely."""
-    model, chip = get_model(model), get_hardware(hardware)
-    context = positive(context, "context", integer=True)
-    chips = positive(chips, "chips", integer=True)
-    free = chips * chip.memory_bytes - model.total_params * positive(weight_bytes, "weight_bytes")
-    batch = np.floor(np.maximum(free, 0.0) / (context * model.kv_bytes_per_token(kv_bytes)))
-    return batch.astype(int) if isinstance(batch, np.ndarray) else int(batch)
-
-
 # --- where prefill time goes ---------------------------------------------------------------
 def attention_flops_share(model, prompt):
     """Fraction of a prefill's FLOPs spent in attention (query-key scores and weighted

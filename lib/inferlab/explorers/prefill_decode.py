@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import reference, serving
+from .. import kv, reference, serving
 from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, figure, roofline, seconds_label
@@ -125,7 +125,7 @@ def request_breakdown(model: str = MODEL, hardware: str = "H100-SXM", batch: int
     names = [r[0] for r in requests]
     prompt = np.array([r[1] for r in requests])
     output = np.array([r[2] for r in requests])
-    batch = np.minimum(batch, serving.largest_batch(model, hardware, prompt + output))
+    batch = np.minimum(batch, kv.max_batch(model, hardware, prompt + output))
     if np.any(batch < 1):
         raise ValueError(f"a request of {int((prompt + output).max()):,} tokens does not fit "
                          f"beside {model}'s weights on one {hardware}")
@@ -175,7 +175,7 @@ def cost_ratio_vs_batch(device: str = "h100", model: str = MODEL, contexts=(1024
     colours = [PALETTE["blue"], PALETTE["green"], PALETTE["vermillion"]]
     for colour, context in zip(colours, contexts):
         ratio = serving.output_input_cost_ratio(model, chip, context, batches, context)
-        fits = batches <= serving.largest_batch(model, chip, context)
+        fits = batches <= kv.max_batch(model, chip, context)
         ax.plot(batches[fits], ratio[fits], color=colour, label=f"predicted, context {context:,}")
         ax.plot(batches[~fits], ratio[~fits], color=colour, linestyle=":", linewidth=1.2)
         measured = sorted({int(b) for b in dec["batch"][dec["context"] == context]})
