@@ -92,7 +92,7 @@ def sweep_time(device: str = "h100", ax=None):
                 markerfacecolor="white", label=f"measured, {dtype}", **MEASURED)
         knee = knee_from_sweep(sweep["M"][square], sweep["seconds"][square])
         ax.axvline(knee, color=color, linestyle=":", linewidth=1.2)
-        ax.annotate(f"measured knee,\n{dtype}: M ≈ {knee:.0f}", (knee, 12 if dtype == "bf16" else 25),
+        ax.annotate(f"measured knee ({'both runs' if dtype == 'bf16' else 'one run'}),\n{dtype}: M ≈ {knee:.0f}", (knee, 12 if dtype == "bf16" else 25),
                     xytext=(4, 0), textcoords="offset points", fontsize=8, color=color)
     ax.axvline(knee_batch(chip), color=PALETTE["black"], linestyle="--", linewidth=1)
     ax.annotate(f"spec knee\nM ≈ {knee_batch(chip):.0f}", (knee_batch(chip), 900), xytext=(-4, 0),
@@ -202,7 +202,7 @@ class RooflineExplorer(Explorer):
         left.legend(loc="upper left")
         self._bars = right.barh(["memory:\nbytes / bandwidth", "compute:\nFLOPs / peak"], [1, 1],
                                 left=_TIME[0], color=PALETTE["blue"])
-        right.set(xscale="log", xlim=_TIME, xlabel="seconds (log)", title="the two roofs")
+        right.set(xscale="log", xlim=_TIME, xlabel="seconds (log)", title="the two roofs (the longer one binds)")
         right.invert_yaxis()
         self.moving = [self._roof, self._ridge, self._drop, self._point, *self._bars]
         return self.update(**values)
