@@ -11,19 +11,19 @@ from inferlab.roofline import matmul_bytes
 # --- matrix products ------------------------------------------------------------------
 def test_operand_bytes_by_hand():
     # X 2x3 at 1 byte, W 3x4 at 2 bytes, Y 2x4 at 4 bytes: 6 + 24 + 32
-    assert ai.matmul_operand_bytes(2, 3, 4, input_bytes=1, weight_bytes=2, output_bytes=4) == 62
+    assert matmul_bytes(2, 3, 4, input_bytes=1, weight_bytes=2, output_bytes=4) == 62
 
 
 def test_operand_bytes_equal_widths_is_matmul_bytes():
     m = np.array([1, 7, 300])
-    assert np.allclose(ai.matmul_operand_bytes(m, 64, 96, input_bytes=2, weight_bytes=2, output_bytes=2),
+    assert np.allclose(matmul_bytes(m, 64, 96, input_bytes=2, weight_bytes=2, output_bytes=2),
                        matmul_bytes(m, 64, 96, 2))
 
 
 def test_operand_bytes_count_the_fp8_sweep_as_measured():
     # the measuring script wrote its own byte counts: fp8 X and W, bf16 output
     sweep = reference.gemm_sweep("h100", "fp8")
-    counted = ai.matmul_operand_bytes(sweep["M"], sweep["K"], sweep["N"], input_bytes=1,
+    counted = matmul_bytes(sweep["M"], sweep["K"], sweep["N"], input_bytes=1,
                                       weight_bytes=1, output_bytes=2)
     assert np.array_equal(counted, sweep["bytes"])
     assert sweep["bytes"][sweep["M"] == 16][0] == 16 * 8192 + 8192 * 8192 + 2 * 16 * 8192
@@ -139,7 +139,7 @@ def test_arrays_broadcast():
 # --- bad input ------------------------------------------------------------------------
 @pytest.mark.parametrize("call, word", [
     (lambda: ai.matmul_intensity(0, 8, 8), "m"),
-    (lambda: ai.matmul_operand_bytes(1, 8, 8, weight_bytes=-1), "weight_bytes"),
+    (lambda: matmul_bytes(1, 8, 8, weight_bytes=-1), "weight_bytes"),
     (lambda: ai.matmul_intensity(1, "8", 8), "k"),
     (lambda: ai.knee_batch("H100-SXM", weight_bytes=0), "weight_bytes"),
     (lambda: ai.knee_batch("no-such-chip"), "no-such-chip"),

@@ -14,24 +14,10 @@ import numpy as np
 
 from ._validate import positive
 from .hardware import get_hardware
-from .roofline import matmul_flops
+from .roofline import matmul_bytes, matmul_flops
 
 
 # --- matrix products ------------------------------------------------------------------
-def matmul_operand_bytes(m, k, n, *, input_bytes=2, weight_bytes=2, output_bytes=2):
-    """Bytes of X[m,k] @ W[k,n] = Y[m,n] when each operand has its own width.
-
-    X is read once (``input_bytes`` per number), W is read once (``weight_bytes``), Y is
-    written once (``output_bytes``). With all three equal this is ``roofline.matmul_bytes``.
-    Example: fp8 inputs and weights with a bf16 output: input_bytes=1, weight_bytes=1,
-    output_bytes=2 (how ``reference.gemm_sweep('h100', 'fp8')`` counts its bytes).
-    """
-    m, k, n = positive(m, "m"), positive(k, "k"), positive(n, "n")
-    return (m * k * positive(input_bytes, "input_bytes")
-            + k * n * positive(weight_bytes, "weight_bytes")
-            + m * n * positive(output_bytes, "output_bytes"))
-
-
 def matmul_intensity(m, k, n, *, input_bytes=2, weight_bytes=None, output_bytes=None):
     """FLOP per byte of X[m,k] @ W[k,n]: 2 m k n / bytes moved.
 
@@ -41,7 +27,7 @@ def matmul_intensity(m, k, n, *, input_bytes=2, weight_bytes=None, output_bytes=
     """
     weight_bytes = input_bytes if weight_bytes is None else weight_bytes
     output_bytes = input_bytes if output_bytes is None else output_bytes
-    moved = matmul_operand_bytes(m, k, n, input_bytes=input_bytes, weight_bytes=weight_bytes,
+    moved = matmul_bytes(m, k, n, input_bytes=input_bytes, weight_bytes=weight_bytes,
                                  output_bytes=output_bytes)
     return matmul_flops(m, k, n) / moved
 

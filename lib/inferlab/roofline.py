@@ -71,10 +71,21 @@ def matmul_flops(m, k, n):
     return 2.0 * positive(m, "m") * positive(k, "k") * positive(n, "n")
 
 
-def matmul_bytes(m, k, n, bytes_per_value=2):
-    """Bytes of X[m,k] @ W[k,n] read and written once each: (m k + k n + m n) x bytes."""
+def matmul_bytes(m, k, n, bytes_per_value=2, *, input_bytes=None, weight_bytes=None,
+                 output_bytes=None):
+    """Bytes of X[m,k] @ W[k,n] = Y[m,n], each read or written once:
+    m k x input_bytes + k n x weight_bytes + m n x output_bytes.
+
+    Each width defaults to ``bytes_per_value``. Example: fp8 inputs and weights with a bf16
+    output (how ``reference.gemm_sweep('h100', 'fp8')`` counts): input_bytes=1,
+    weight_bytes=1, output_bytes=2.
+    """
     m, k, n = positive(m, "m"), positive(k, "k"), positive(n, "n")
-    return (m * k + k * n + m * n) * positive(bytes_per_value, "bytes_per_value")
+    width = positive(bytes_per_value, "bytes_per_value")
+    def each(value, name):
+        return width if value is None else positive(value, name)
+    return (m * k * each(input_bytes, "input_bytes") + k * n * each(weight_bytes, "weight_bytes")
+            + m * n * each(output_bytes, "output_bytes"))
 
 
 def arithmetic_intensity(flops, bytes_moved):

@@ -7,10 +7,10 @@ import numpy as np
 from .. import reference
 from ..hardware import get_hardware, list_hardware
 from ..intensity import (decode_attention_bytes, decode_attention_flops, knee_batch, knee_from_sweep,
-                         matmul_operand_bytes, prefill_attention_bytes, prefill_attention_flops)
+                         prefill_attention_bytes, prefill_attention_flops)
 from ..models import get_model, list_models
 from ..plotting import COLORS, MEASURED, PALETTE, figure, roofline, seconds_label
-from ..roofline import matmul_flops, roofline_seconds
+from ..roofline import matmul_bytes, matmul_flops, roofline_seconds
 from ..widgets import Explorer
 
 #: Bytes per value of X, W and the output in the two sweeps (fp8: bf16 output).
@@ -82,7 +82,7 @@ def sweep_time(device: str = "h100", ax=None):
     rows = np.geomspace(1, 16384, 300)
     for color, dtype in zip((PALETTE["blue"], PALETTE["vermillion"]), ("bf16", "fp8")):
         x_bytes, w_bytes, out_bytes = SWEEP_WIDTHS[dtype]
-        moved = matmul_operand_bytes(rows, 8192, 8192, input_bytes=x_bytes, weight_bytes=w_bytes,
+        moved = matmul_bytes(rows, 8192, 8192, input_bytes=x_bytes, weight_bytes=w_bytes,
                                      output_bytes=out_bytes)
         predicted = roofline_seconds(matmul_flops(rows, 8192, 8192), moved, chip, dtype)
         ax.plot(rows, predicted * 1e6, color=color, label=f"roofline, spec sheet, {dtype}")
@@ -129,7 +129,7 @@ def operation_cost(hardware, operation, precision="bf16", rows=1, k=8192, n=8192
     width = 2 if precision == "bf16" else 1
     if operation == "matmul":
         flops = matmul_flops(rows, k, n)
-        moved = matmul_operand_bytes(rows, k, n, input_bytes=width, weight_bytes=width, output_bytes=2)
+        moved = matmul_bytes(rows, k, n, input_bytes=width, weight_bytes=width, output_bytes=2)
     else:
         shape = get_model(model)
         if shape.mla is not None:
