@@ -198,3 +198,11 @@ def test_missing_price_table_asks_for_a_price(monkeypatch):
     monkeypatch.setattr(batching.economics, "gpu_hour_price", missing)
     with pytest.raises(ValueError, match="usd_per_gpu_hour"):
         batch_sweep("llama-3.1-8b", "H100-SXM", 8, 128).usd_per_million_tokens()
+
+
+def test_published_tiers_have_sources_and_the_anthropic_fast_mode_is_six_times():
+    tiers = batching.published_fast_tiers()
+    assert all(t.source.startswith("https://") for t in tiers)
+    fast = [t for t in tiers if t.provider == "Anthropic"][0]
+    assert fast.price_multiple == pytest.approx(6) and fast.speedup == pytest.approx(2.5)
+    assert all(t.price_multiple > 1 for t in tiers)

@@ -302,3 +302,34 @@ def batch_shrink_for_tier(speedup, price_multiple):
     """How many times smaller the fast tier's batch must be (if prices track cost per
     token): standard / fast = price_multiple x speedup. Holds for any step-time curve."""
     return positive(speedup, "speedup") * positive(price_multiple, "price_multiple")
+
+
+@dataclass(frozen=True)
+class PublishedTier:
+    """A published fast or priority tier: its output price over the standard one and the
+    speed-up its maker claims (``nan`` where none is published)."""
+
+    provider: str
+    model: str
+    tier: str
+    price_multiple: float
+    speedup: float
+    speedup_kind: str
+    source: str
+    notes: str
+
+
+def published_fast_tiers() -> list:
+    """The rows of ``data/fast_tiers.csv`` (sourced; price multiples from output prices)."""
+    import csv
+    from importlib import resources
+
+    text = resources.files("inferlab").joinpath("data/fast_tiers.csv").read_text(encoding="utf-8")
+    tiers = []
+    for row in csv.DictReader(text.splitlines()):
+        speedup = float(row["speedup"]) if row["speedup"].strip() else math.nan
+        tiers.append(PublishedTier(
+            provider=row["provider"], model=row["model"], tier=row["tier"],
+            price_multiple=float(row["tier_output_usd_per_Mtok"]) / float(row["standard_output_usd_per_Mtok"]),
+            speedup=speedup, speedup_kind=row["speedup_kind"], source=row["source"], notes=row["notes"]))
+    return tiers
