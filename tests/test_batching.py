@@ -206,3 +206,17 @@ def test_published_tiers_have_sources_and_the_anthropic_fast_mode_is_six_times()
     fast = [t for t in tiers if t.provider == "Anthropic"][0]
     assert fast.price_multiple == pytest.approx(6) and fast.speedup == pytest.approx(2.5)
     assert all(t.price_multiple > 1 for t in tiers)
+
+
+def test_batch_explorer_redraws_fast_and_handles_every_control():
+    from inferlab.explorers.batching import BatchExplorer
+    explorer = BatchExplorer()
+    explorer.widget()
+    for value in (1, 4, 16, 64, 256, 1024, 4096, 16384, 2, 8, 32, 128):
+        explorer._controls["batch"].value = value
+    assert np.median(explorer.redraw_seconds[1:]) < 0.05  # blitted: about 10 ms here
+    for name, value in (("model", "deepseek-v3"), ("context", 32768), ("hardware", "H200"),
+                        ("usd_per_gpu_hour", 4.0)):
+        explorer._controls[name].value = value
+        assert "Cannot draw" not in explorer._summary.value
+    assert "deepseek-v3" in explorer._summary.value and "$4.00 per GPU-hour" in explorer._summary.value

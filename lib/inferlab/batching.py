@@ -17,8 +17,10 @@ The three ideas, in symbols (``b`` bytes per weight, ``BW`` bytes/s, ``peak`` FL
 """
 from __future__ import annotations
 
+import csv
 import math
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
@@ -321,9 +323,6 @@ class PublishedTier:
 
 def published_fast_tiers() -> list:
     """The rows of ``data/fast_tiers.csv`` (sourced; price multiples from output prices)."""
-    import csv
-    from importlib import resources
-
     text = resources.files("inferlab").joinpath("data/fast_tiers.csv").read_text(encoding="utf-8")
     tiers = []
     for row in csv.DictReader(text.splitlines()):
