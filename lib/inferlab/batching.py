@@ -17,10 +17,8 @@ The three ideas, in symbols (``b`` bytes per weight, ``BW`` bytes/s, ``peak`` FL
 """
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
@@ -29,6 +27,7 @@ from .hardware import get_hardware
 from .models import get_model
 from .roofline import StepCost, decode_step, roofline_seconds
 from ._validate import positive
+from .intensity import knee_batch  # one home for B*; used by moe_knee_batch
 
 
 # --- cost per token against batch ---------------------------------------------------------
@@ -67,15 +66,11 @@ class BatchCurves:
 
 
 def gpu_hour_price_or_input(usd_per_gpu_hour, hardware):
-    """``usd_per_gpu_hour`` checked, or (when None) the catalogue's example price for
-    ``hardware`` from ``economics.gpu_hour_price``; a ValueError if neither is available."""
+    """``usd_per_gpu_hour`` checked, or (when None) the median published on-demand price
+    for ``hardware`` from ``economics.gpu_hour_price``."""
     if usd_per_gpu_hour is not None:
         return positive(usd_per_gpu_hour, "usd_per_gpu_hour")
-    try:
-        return economics.gpu_hour_price(hardware)
-    except FileNotFoundError:
-        raise ValueError("no GPU-hour price table is shipped yet: pass usd_per_gpu_hour "
-                         "(dollars per GPU-hour) explicitly") from None
+    return economics.gpu_hour_price(hardware)
 
 
 def batch_sweep(model, hardware, batch, context=1024, *, weight_bytes=2, kv_bytes=2,
@@ -97,28 +92,7 @@ def batch_sweep(model, hardware, batch, context=1024, *, weight_bytes=2, kv_byte
                        chips=int(positive(chips, "chips", integer=True)), hardware=chip.name)
 
 
-def max_batch_in_memory(model, hardware, context=1024, *, weight_bytes=2, kv_bytes=2, chips=1):
-    """Most sequences of ``context`` tokens whose KV cache fits beside all the weights in
-    ``chips`` chips' memory (whole sequences; 0 when the weights alone do not fit).
-    Activations and fragmentation are ignored, so real servers fit fewer."""
-    model, chip = get_model(model), get_hardware(hardware)
-    context = positive(context, "context", integer=True)
-    chips = positive(chips, "chips", integer=True)
-    free = chip.memory_bytes * chips - model.total_params * positive(weight_bytes, "weight_bytes")
-    per_sequence = context * model.kv_bytes_per_token(kv_bytes)
-    return np.maximum(np.floor(free / per_sequence), 0.0)
-
-
 # --- the knee ------------------------------------------------------------------------------
-def knee_batch(hardware, *, weight_bytes=2, compute_dtype="bf16"):
-    """B* = peak FLOP/s x bytes per weight / (2 x bandwidth): the batch at which a matrix
-    product over a batch of B rows does as much compute time as it spends reading its
-    weights (each weight read once, used for 2 B FLOPs). Dimensionless (tokens)."""
-    chip = get_hardware(hardware)
-    weight_bytes = positive(weight_bytes, "weight_bytes")
-    return chip.peak_flops(compute_dtype) * weight_bytes / (2.0 * chip.memory_bandwidth)
-
-
 def moe_knee_batch(hardware, experts, top_k, *, weight_bytes=2, compute_dtype="bf16"):
     """Knee of a mixture-of-experts layer under uniform routing: B* x experts / top_k.
 
@@ -322,13 +296,21 @@ class PublishedTier:
 
 
 def published_fast_tiers() -> list:
-    """The rows of ``data/fast_tiers.csv`` (sourced; price multiples from output prices)."""
-    text = resources.files("inferlab").joinpath("data/fast_tiers.csv").read_text(encoding="utf-8")
+    """Fast and priority tiers from ``data/prices.csv``, each priced against the standard row
+    of the same provider, model and context condition (output prices; short prompts)."""
+    prices = economics.api_prices()
+    standard = {(p.provider, p.model.lower(), p.context_condition): p
+                for p in prices if p.tier == "standard" and p.output}
     tiers = []
-    for row in csv.DictReader(text.splitlines()):
-        speedup = float(row["speedup"]) if row["speedup"].strip() else math.nan
+    for price in prices:
+        key = (price.provider, price.model.lower(), price.context_condition)
+        if price.tier not in ("fast", "priority") or key not in standard or not price.output \
+                or price.context_condition not in ("all", "<=200k"):
+            continue
         tiers.append(PublishedTier(
-            provider=row["provider"], model=row["model"], tier=row["tier"],
-            price_multiple=float(row["tier_output_usd_per_Mtok"]) / float(row["standard_output_usd_per_Mtok"]),
-            speedup=speedup, speedup_kind=row["speedup_kind"], source=row["source"], notes=row["notes"]))
+            provider=price.provider, model=price.model, tier=price.tier,
+            price_multiple=price.output / standard[key].output,
+            speedup=price.speedup if price.speedup else math.nan,
+            speedup_kind="up to" if price.speedup else "none published",
+            source=price.source, notes=price.notes))
     return tiers

@@ -7,12 +7,13 @@ import numpy as np
 
 from .. import reference
 from ..batching import (batch_share_for_tier, batch_sweep, decode_knee, decode_parts, fast_tier_curve, fast_tier_from_steps,
-                        knee_batch, max_batch_in_memory, moe_knee_batch, moe_layer_step,
+                        knee_batch, moe_knee_batch, moe_layer_step,
                         price_multiple_for_speedup, published_fast_tiers)
 from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, figure, seconds_label
 from ..roofline import chips_to_hold, decode_step, latency_floor
+from .. import kv
 from ..widgets import Explorer
 
 CONTEXT_COLOURS = {128: PALETTE["blue"], 1024: PALETTE["orange"], 4096: PALETTE["green"]}
@@ -247,7 +248,7 @@ class BatchExplorer(Explorer):
         cost = curves.usd_per_million_tokens(usd_per_gpu_hour)
         series = (curves.step_seconds * 1e3, curves.tokens_per_second, curves.utilisation * 100, cost)
         knee = decode_knee(model, hardware, context, chips=chips, max_batch=2 ** 20)
-        room = float(max_batch_in_memory(model, hardware, context, chips=chips))
+        room = float(kv.max_batch(model, hardware, context, chips=chips))
         floor = latency_floor(model, hardware, chips=chips)
         return chips, curves, series, knee, room, floor
 
