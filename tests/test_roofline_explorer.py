@@ -1,7 +1,6 @@
 """Lesson 02's explorer and figures: the operation it places, its speed, bad input."""
 
 import matplotlib
-import numpy as np
 import pytest
 
 matplotlib.use("Agg")

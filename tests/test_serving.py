@@ -173,9 +173,8 @@ def test_bad_input_raises_value_error_naming_it(call, word):
         call()
 
 
-def test_missing_price_says_what_to_pass(monkeypatch):
-    def no_table(chip):
-        raise FileNotFoundError("gpu_prices.csv")
-    monkeypatch.setattr(serving.economics, "gpu_hour_price", no_table)
+def test_missing_price_says_what_to_pass():
+    # no published GPU-hour price for a TPU in the table: the error says what to pass
     with pytest.raises(ValueError, match="usd_per_gpu_hour"):
-        serving.request_cost(MODEL, H100, 100, 10)
+        serving.request_cost(MODEL, "TPU-v5e", 100, 10)
+    assert serving.request_cost(MODEL, "TPU-v5e", 100, 10, usd_per_gpu_hour=1.2).total_usd > 0

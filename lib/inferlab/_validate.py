@@ -44,3 +44,9 @@ def _show(value) -> str:
         return repr(float(array)) if not isinstance(value, numbers.Integral) else repr(int(value))
     bad = array[(array <= 0)] if array.size else array
     return f"an array containing {bad.flat[0]!r}" if bad.size else "an array"
+
+
+def optional_number(text):
+    """A number from a data-file cell, or None for an empty cell."""
+    text = (text or "").strip()
+    return float(text) if text else None

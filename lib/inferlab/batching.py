@@ -61,16 +61,8 @@ class BatchCurves:
         """Dollars per million generated tokens at a rental price per GPU-hour (every chip
         busy all the time). ``None`` takes ``economics.gpu_hour_price`` for this chip, which
         needs the shipped price table; pass a number to choose your own."""
-        price = gpu_hour_price_or_input(usd_per_gpu_hour, self.hardware)
+        price = economics.chip_hour_price(self.hardware, usd_per_gpu_hour)
         return economics.cost_per_million_tokens(self.step_seconds, self.batch, price, self.chips)
-
-
-def gpu_hour_price_or_input(usd_per_gpu_hour, hardware):
-    """``usd_per_gpu_hour`` checked, or (when None) the median published on-demand price
-    for ``hardware`` from ``economics.gpu_hour_price``."""
-    if usd_per_gpu_hour is not None:
-        return positive(usd_per_gpu_hour, "usd_per_gpu_hour")
-    return economics.gpu_hour_price(hardware)
 
 
 def batch_sweep(model, hardware, batch, context=1024, *, weight_bytes=2, kv_bytes=2,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from ._validate import positive
+from ._validate import optional_number, positive
 
 SECONDS_PER_HOUR = 3600.0
 #: The tier words used in prices.csv.
@@ -79,9 +79,6 @@ class GpuPrice:
     notes: str
 
 
-def _number(text):
-    text = (text or "").strip()
-    return float(text) if text else None
 
 
 def _rows(name: str) -> list:
@@ -94,10 +91,10 @@ def api_prices() -> tuple:
     """Every published API price in ``data/prices.csv``."""
     return tuple(ApiPrice(provider=r["provider"], model=r["model"], tier=r["tier"],
                           context_condition=r["context_condition"],
-                          input=_number(r["input_usd_per_Mtok"]),
-                          cached_input=_number(r["cached_input_usd_per_Mtok"]),
-                          output=_number(r["output_usd_per_Mtok"]),
-                          speedup=_number(r.get("speedup")), source=r["source"],
+                          input=optional_number(r["input_usd_per_Mtok"]),
+                          cached_input=optional_number(r["cached_input_usd_per_Mtok"]),
+                          output=optional_number(r["output_usd_per_Mtok"]),
+                          speedup=optional_number(r.get("speedup")), source=r["source"],
                           source_date=r["source_date"], confidence=r["confidence"],
                           notes=r["notes"]) for r in _rows("prices.csv"))
 
@@ -134,5 +131,14 @@ def gpu_hour_price(hardware: str = "H100-SXM") -> float:
             if p.hardware == name and p.pricing_kind == "on-demand"]
     if not rows:
         known = sorted({p.hardware for p in gpu_prices()})
-        raise ValueError(f"no on-demand price for {name} in gpu_prices.csv; priced: {', '.join(known)}")
+        raise ValueError(f"no on-demand price for {name} in gpu_prices.csv (priced: {', '.join(known)}); "
+                         "pass usd_per_gpu_hour=... (dollars per chip-hour) to choose one")
     return float(median(rows))
+
+
+def chip_hour_price(hardware, usd_per_gpu_hour=None) -> float:
+    """``usd_per_gpu_hour`` checked (dollars per chip-hour) or, when it is None, the median
+    published on-demand price for ``hardware`` (:func:`gpu_hour_price`)."""
+    if usd_per_gpu_hour is not None:
+        return positive(usd_per_gpu_hour, "usd_per_gpu_hour")
+    return gpu_hour_price(hardware)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 
 from . import _lookup
-from ._validate import positive
+from ._validate import optional_number, positive
 
 #: Names accepted for each compute precision; the key is the canonical dtype.
 DTYPES = {
@@ -94,15 +94,12 @@ class Hardware:
         return dataclasses.replace(self, flops=flops, **changes)
 
 
-def _number(text: str):
-    text = (text or "").strip()
-    return float(text) if text else None
 
 
 def _from_row(row: dict) -> Hardware:
     flops = {}
     for dtype, column in _CSV_FLOPS.items():
-        value = _number(row.get(column, ""))
+        value = optional_number(row.get(column, ""))
         if value is not None:
             flops[dtype] = value * 1e12
     return Hardware(
@@ -110,10 +107,10 @@ def _from_row(row: dict) -> Hardware:
         memory_bytes=float(row["memory_GB"]) * 1e9,
         memory_bandwidth=float(row["memory_bandwidth_TBps"]) * 1e12,
         flops=flops,
-        power_watts=_number(row.get("power_W")) or 0.0,
+        power_watts=optional_number(row.get("power_W")) or 0.0,
         interconnect=row.get("interconnect", ""),
-        interconnect_bandwidth=(_number(row.get("interconnect_GBps")) or 0.0) * 1e9,
-        year=int(_number(row.get("year")) or 0),
+        interconnect_bandwidth=(optional_number(row.get("interconnect_GBps")) or 0.0) * 1e9,
+        year=int(optional_number(row.get("year")) or 0),
         vendor=row.get("vendor", ""),
         memory_type=row.get("memory_type", ""),
         aliases=tuple(a.strip() for a in (row.get("aliases") or "").split(";") if a.strip()),

@@ -11,13 +11,12 @@ tokens; money in US dollars.
 """
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
+from . import economics
 from .hardware import get_hardware
 from .models import get_model
 from .roofline import StepCost, decode_step
@@ -214,13 +213,6 @@ class PriceStep:
         return self.output_long / self.output_base
 
 
-def _price(text):
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        return None
-
-
 def _threshold(condition: str):
     match = re.search(r"(\d+(?:\.\d+)?)\s*([km])", condition.lower())
     if not match:
@@ -229,33 +221,21 @@ def _threshold(condition: str):
 
 
 def long_context_steps() -> list:
-    """Every pair of published prices for one model and tier that differ only by prompt
-    length ('<= 200K' / '> 200K'), as :class:`PriceStep` rows.
-
-    Reads ``data/prices.csv`` when it is there (see ``inferlab.economics``), otherwise the
-    sourced leads in ``data/published/pricing.csv``.
-    """
-    root = resources.files("inferlab").joinpath("data")
-    path = root.joinpath("prices.csv")
-    if not path.is_file():
-        path = root.joinpath("published", "pricing.csv")
-    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    """Every pair of published prices (``economics.api_prices()``) for one model and tier
+    that differ only by prompt length ('<=200k' / '>200k'), as :class:`PriceStep` rows."""
+    prices = economics.api_prices()
     steps = []
-    for long in rows:
-        condition = long.get("context_condition") or ""
-        if ">" not in condition or _threshold(condition) is None:
+    for long in prices:
+        if ">" not in long.context_condition or _threshold(long.context_condition) is None:
             continue
-        for base in rows:
-            base_condition = base.get("context_condition") or ""
-            if (base is long or (base["provider"], base["model"], base["tier"])
-                    != (long["provider"], long["model"], long["tier"])
-                    or ">" in base_condition.replace("<=", "")):
+        for base in prices:
+            same = (base.provider, base.model, base.tier) == (long.provider, long.model, long.tier)
+            if base is long or not same or ">" in base.context_condition.replace("<=", ""):
                 continue
-            values = [_price(base["input_usd_per_Mtok"]), _price(long["input_usd_per_Mtok"]),
-                      _price(base["output_usd_per_Mtok"]), _price(long["output_usd_per_Mtok"])]
+            values = [base.input, long.input, base.output, long.output]
             if None in values or 0 in values:
                 continue
-            steps.append(PriceStep(long["provider"], long["model"], long["tier"],
-                                   _threshold(condition), *values, source=long["source"]))
+            steps.append(PriceStep(long.provider, long.model, long.tier,
+                                   _threshold(long.context_condition), *values, source=long.source))
             break
     return steps

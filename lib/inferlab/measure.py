@@ -479,7 +479,7 @@ def time_decode_step(stack: DecodeStack | None = None, repeats=None, *, quick=No
     repeats = int(positive(_settings(quick)["decode_repeats"] if repeats is None else repeats,
                            "repeats", integer=True))
     bar, own = _progress(progress, 2, "decode step")
-    d, f = stack.d_model, stack.d_ff
+    d = stack.d_model
     weights = [np.full(shape, 1.0 / shape[0], dtype=np.float32) for shape in stack.shapes]
     head = weights[-1]
     layers = [weights[i:i + 4] for i in range(0, 4 * stack.layers, 4)]

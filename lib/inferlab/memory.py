@@ -17,7 +17,7 @@ from functools import lru_cache
 from importlib import resources
 
 from . import _lookup
-from ._validate import positive
+from ._validate import optional_number, positive
 from .hardware import Hardware, get_hardware
 
 KINDS = ("memory", "link")
@@ -76,17 +76,14 @@ class MemoryTech:
         return None if self.capacity_bytes is None else self.bandwidth / self.capacity_bytes
 
 
-def _number(text):
-    text = (text or "").strip()
-    return float(text) if text else None
 
 
 def _from_row(row: dict) -> MemoryTech:
-    capacity = _number(row["capacity_GB"])
-    energy = _number(row["pJ_per_bit"])
-    price = _number(row["usd_per_GB"])
-    rate = _number(row["data_rate_Gbps_per_pin"])
-    width = _number(row["width_bits"])
+    capacity = optional_number(row["capacity_GB"])
+    energy = optional_number(row["pJ_per_bit"])
+    price = optional_number(row["usd_per_GB"])
+    rate = optional_number(row["data_rate_Gbps_per_pin"])
+    width = optional_number(row["width_bits"])
     return MemoryTech(
         name=row["name"], kind=row["kind"], technology=row["technology"], unit=row["unit"],
         bandwidth=float(row["bandwidth_GBps"]) * 1e9,
@@ -95,7 +92,7 @@ def _from_row(row: dict) -> MemoryTech:
         usd_per_byte=None if price is None else price / 1e9,
         data_rate_per_pin=None if rate is None else rate * 1e9,
         width_bits=None if width is None else int(width),
-        year=int(_number(row["year"]) or 0),
+        year=int(optional_number(row["year"]) or 0),
         aliases=tuple(a.strip() for a in (row["aliases"] or "").split(";") if a.strip()),
         source=row["source"], confidence=row["confidence"], notes=row["notes"],
     )

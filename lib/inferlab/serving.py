@@ -18,9 +18,7 @@ All functions broadcast over numpy arrays and are lower bounds, like the rooflin
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
@@ -38,19 +36,6 @@ def _options(weight_bytes, kv_bytes, compute_dtype, chips) -> dict:
 
 def _prompts(prefill_batch):
     return positive(prefill_batch, "prefill_batch", integer=True)
-
-
-def usd_per_chip_hour(hardware, usd_per_gpu_hour=None) -> float:
-    """``usd_per_gpu_hour`` checked, or when it is None the catalogue's price for the chip
-    (``economics.gpu_hour_price``). A ``ValueError`` says what to pass when there is none."""
-    if usd_per_gpu_hour is not None:
-        return positive(usd_per_gpu_hour, "usd_per_gpu_hour")
-    chip = get_hardware(hardware)
-    try:
-        return economics.gpu_hour_price(chip.name)
-    except (FileNotFoundError, OSError, KeyError, ValueError) as error:
-        raise ValueError(f"no published price per GPU-hour for {chip.name} in the course data "
-                         f"({error}); pass usd_per_gpu_hour=... (dollars per chip-hour)") from None
 
 
 # --- time --------------------------------------------------------------------------------
@@ -102,7 +87,7 @@ def prefill_cost_per_token(model, hardware, prompt, *, prefill_batch=1, usd_per_
                            weight_bytes=2, kv_bytes=2, compute_dtype="bf16", chips=1):
     """Dollars per input token: the chip time of a prefill pass shared by its
     ``prefill_batch x prompt`` tokens, at ``usd_per_gpu_hour`` per chip."""
-    price = usd_per_chip_hour(hardware, usd_per_gpu_hour)
+    price = economics.chip_hour_price(hardware, usd_per_gpu_hour)
     step = prefill_step(model, hardware, prompt, _prompts(prefill_batch),
                         **_options(weight_bytes, kv_bytes, compute_dtype, chips))
     return economics.cost_per_million_tokens(step.seconds, step.tokens, price, chips) / 1e6
@@ -112,7 +97,7 @@ def decode_cost_per_token(model, hardware, batch, context, *, usd_per_gpu_hour=N
                           kv_bytes=2, compute_dtype="bf16", chips=1):
     """Dollars per output token: the chip time of a decode step at ``context`` shared by its
     ``batch`` sequences, at ``usd_per_gpu_hour`` per chip."""
-    price = usd_per_chip_hour(hardware, usd_per_gpu_hour)
+    price = economics.chip_hour_price(hardware, usd_per_gpu_hour)
     step = decode_step(model, hardware, batch, context,
                        **_options(weight_bytes, kv_bytes, compute_dtype, chips))
     return economics.cost_per_million_tokens(step.seconds, step.tokens, price, chips) / 1e6
@@ -173,7 +158,7 @@ def request_cost(model, hardware, prompt, output, batch=1, *, prefill_batch=1, u
     ``chips``: chips serving the model together (their time is paid for, all of it).
     Idle time and queueing are left out: divide costs by the utilisation to add idle time.
     """
-    price = usd_per_chip_hour(hardware, usd_per_gpu_hour)
+    price = economics.chip_hour_price(hardware, usd_per_gpu_hour)
     options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
     prompt = positive(prompt, "prompt", integer=True)
     output = positive(output, "output", integer=True)
@@ -238,35 +223,15 @@ def hbm_break_even_seconds(model, hardware, prompt, *, prefill_batch=1, weight_b
 
 
 # --- published prices ----------------------------------------------------------------------
-def _number(text):
-    try:
-        return float((text or "").strip())
-    except ValueError:
-        return None
-
-
 def published_price_ratios() -> list:
-    """Output/input and cached/input price ratios of published API prices, as dicts.
-
-    Reads ``economics.api_prices()`` (data/prices.csv) where it is present; otherwise the
-    sourced leads in ``data/published/pricing.csv`` (rows whose prices are plain numbers).
-    """
-    try:
-        rows = [dict(provider=p.provider, model=p.model, tier=p.tier,
-                     context=p.context_condition, input=p.input, cached_input=p.cached_input,
-                     output=p.output, source=p.source) for p in economics.api_prices()]
-    except (FileNotFoundError, OSError):
-        text = resources.files("inferlab").joinpath("data/published/pricing.csv").read_text(
-            encoding="utf-8")
-        rows = [dict(provider=r["provider"], model=r["model"], tier=r["tier"],
-                     context=r["context_condition"], input=_number(r["input_usd_per_Mtok"]),
-                     cached_input=_number(r["cached_input_usd_per_Mtok"]),
-                     output=_number(r["output_usd_per_Mtok"]), source=r["source"])
-                for r in csv.DictReader(text.splitlines())]
+    """Output/input and cached/input price ratios of the published API prices
+    (``economics.api_prices()``), as dicts."""
     out = []
-    for row in rows:
-        if row["input"] and row["output"]:
-            row["output_over_input"] = row["output"] / row["input"]
-            row["cached_over_input"] = row["cached_input"] / row["input"] if row["cached_input"] else None
-            out.append(row)
+    for p in economics.api_prices():
+        if p.input and p.output:
+            out.append(dict(provider=p.provider, model=p.model, tier=p.tier,
+                            context=p.context_condition, input=p.input,
+                            cached_input=p.cached_input, output=p.output, source=p.source,
+                            output_over_input=p.output_input_ratio,
+                            cached_over_input=p.cached_input_ratio))
     return out

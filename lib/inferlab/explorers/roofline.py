@@ -9,7 +9,7 @@ from ..hardware import get_hardware, list_hardware
 from ..intensity import (decode_attention_bytes, decode_attention_flops, knee_batch, knee_from_sweep,
                          prefill_attention_bytes, prefill_attention_flops)
 from ..models import get_model, list_models
-from ..plotting import COLORS, MEASURED, PALETTE, figure, roofline, seconds_label
+from ..plotting import MEASURED, PALETTE, figure, roofline, seconds_label
 from ..roofline import matmul_bytes, matmul_flops, roofline_seconds
 from ..widgets import Explorer
 
