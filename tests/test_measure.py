@@ -16,8 +16,8 @@ def test_bandwidth_on_a_tiny_array_is_bytes_per_second():
     assert result.array_bytes == 64 * 1024 and result.threads == 2
     for value in (result.read, result.copy, result.read_one_thread):
         assert math.isfinite(value) and value > 0
-        # bytes/s, not GB/s or seconds: a machine moves between 100 MB/s and 100 TB/s
-        assert 1e8 < value < 1e14
+        # bytes/s, not GB/s (~10) or seconds (~1e-6); wide, as a busy machine's timer jitters
+        assert 1e6 < value < 1e15
 
 
 def test_sweep_returns_the_reference_layout_with_float32_bytes():
