@@ -74,3 +74,16 @@ def test_blanking_keeps_the_names_and_drops_the_answer():
     assert "2 * x" not in source and "print" not in source
     assert "answer = ...\nother = ...\nmore = ...\n" in source
     assert source.startswith("x = 1\n") and source.endswith("check('01.a', answer)")
+
+
+def test_readme_lesson_map_matches_the_notebooks():
+    import re
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ready = set(re.findall(r"\]\(lessons/(\d\d_[a-z_]+)\.ipynb\) \|[^\n]*\| ready \|", readme))
+    assert ready == {p.stem for p in LESSONS}, "README's lesson map is out of date"
+
+
+def test_course_map_names_every_notebook():
+    from inferlab import course
+    stems = {stem for _, stem, _, _ in course.LESSONS}
+    assert {p.stem for p in SOLUTIONS} <= stems
