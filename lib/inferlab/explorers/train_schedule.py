@@ -17,7 +17,7 @@ def timetable_picture(interval=0.020, capacity=4, load=0.8, window=0.2, seed=3, 
     """The timetable drawn: departures (vertical lines, with how many boarded), arrivals
     (ticks) and the number of passengers waiting (a staircase), over ``window`` seconds."""
     if ax is None:
-        _, ax = figure(height=3.2)
+        _, ax = figure(height=3.6)
     requests = make_requests(load * capacity / interval, max(200, int(3 * load * capacity * window / interval)),
                              seed=seed)
     result = simulate_fixed_interval(requests, interval, capacity)
@@ -27,21 +27,22 @@ def timetable_picture(interval=0.020, capacity=4, load=0.8, window=0.2, seed=3, 
     times = np.sort(np.concatenate([[0.0], arrival, departure[departure <= window], [window]]))
     waiting = (np.searchsorted(arrival, times, side="right")
                - np.searchsorted(np.sort(departure), times, side="right"))
+    top = max(capacity, int(waiting.max())) + 2
     ax.step(times * 1e3, waiting, where="post", color=PALETTE["blue"], label="passengers waiting")
     ax.plot(arrival * 1e3, np.full(len(arrival), -0.35), marker="|", linestyle="none", markersize=12,
             color=PALETTE["black"], label="arrivals")
     for k in range(1, int(window / interval) + 1):
         boarded = int(np.sum(departure == k * interval))
         ax.axvline(k * interval * 1e3, color=PALETTE["vermillion"], linewidth=1.2, alpha=0.8)
-        ax.annotate(f"{boarded}/{capacity}", (k * interval * 1e3, capacity + 1.6), ha="center", fontsize=8,
-                    color=PALETTE["vermillion"])
+        ax.annotate(f"{boarded}/{capacity}", (k * interval * 1e3, top - 0.9), ha="center", fontsize=8,
+                    color=PALETTE["vermillion"], bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"))
     ax.axhline(capacity, color=PALETTE["orange"], linestyle=":", linewidth=1.2,
                label=f"seats per departure ({capacity})")
     ax.plot([], [], color=PALETTE["vermillion"], label="departure (boarded/seats above)")
-    ax.set(xlim=(0, window * 1e3), ylim=(-1, capacity + 3), xlabel="time (ms)",
+    ax.set(xlim=(0, window * 1e3), ylim=(-1, top), xlabel="time (ms)",
            ylabel="requests waiting",
            title=f"a train every {interval * 1e3:g} ms, {capacity} seats, offered load {load:g}")
-    ax.legend(loc="upper left", ncols=2, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=4, fontsize=8)
     return ax, result
 
 
