@@ -29,20 +29,28 @@ def rate_of(simulate, count, repeats):
     return count / float(np.median(seconds))
 
 
+INTERVAL, CAPACITY, LOAD = 0.020, 64, 0.8
+
+
+def fixed_interval_rate(count=1_000_000, repeats=5, mean_burst=1.0):
+    """Simulated requests per second of the fixed-interval server (median of ``repeats``)."""
+    requests = schedule.make_requests(LOAD * CAPACITY / INTERVAL, count, mean_burst=mean_burst,
+                                      output_tokens=schedule.geometric_lengths(300))
+    return rate_of(lambda: schedule.simulate_fixed_interval(requests, INTERVAL, CAPACITY),
+                   count, repeats)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    interval, capacity, load = 0.020, 64, 0.8
+    interval, capacity, load = INTERVAL, CAPACITY, LOAD
     print(f"train schedule, {args.requests:,} requests, interval {interval * 1e3:g} ms, "
           f"capacity {capacity}, offered load {load} ({os.cpu_count()} CPUs visible)")
     ok = True
     for burst in (1.0, 4.0):
-        requests = schedule.make_requests(load * capacity / interval, args.requests,
-                                          mean_burst=burst, output_tokens=schedule.geometric_lengths(300))
-        fixed = rate_of(lambda: schedule.simulate_fixed_interval(requests, interval, capacity),
-                        args.requests, args.repeats)
+        fixed = fixed_interval_rate(args.requests, args.repeats, burst)
         ok &= fixed >= TARGET
         print(f"fixed interval, mean burst {burst:g}: {fixed:,.0f} requests/s "
               f"({'meets' if fixed >= TARGET else 'MISSES'} the {TARGET:,.0f}/s target)")

@@ -188,15 +188,12 @@ def bench_model(repeats: int, size: int) -> dict:
 
 
 def bench_sim(repeats: int, quick: bool) -> dict:
-    try:
-        schedule = importlib.import_module("inferlab.schedule")
-    except ModuleNotFoundError:
-        return {"sim": "not present"}
-    measure = getattr(schedule, "benchmark", None)
-    if measure is None:
-        return {"sim": "inferlab.schedule has no benchmark() function"}
-    rates = [measure(quick=quick) for _ in range(repeats)]
-    return {"sim_requests_per_second": summary(rates)}
+    """The fixed-interval scheduling simulator (bench/bench_schedule.py), requests/s."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_schedule
+    count = 200_000 if quick else 1_000_000
+    rates = [bench_schedule.fixed_interval_rate(count, repeats=3) for _ in range(repeats)]
+    return {"sim_requests_per_second": summary(rates), "requests": count}
 
 
 # --- report ------------------------------------------------------------------------------------
