@@ -7,6 +7,7 @@ not touch tracked files). It is stopped by its own process id.
 from __future__ import annotations
 
 import json
+import re
 import os
 import secrets
 import shutil
@@ -163,6 +164,9 @@ def open_and_run(page, base: str, token: str, path: str, timeout: float = 120.0)
     raise TimeoutError(f"{path} did not finish in {timeout} s: {state}")
 
 
+CHECK_CALL = re.compile(r"(?<!\w)check\(")  # il.check(...) or check(...), not decode_check(
+
+
 def _source(cell):
     return "".join(cell["source"])
 
@@ -211,7 +215,8 @@ def check_notebook(browser, lab, path: str, screenshots: Path | None = None) -> 
     base, token, _ = lab
     notebook = json.loads((ROOT / path).read_text())
     widget_cells = sum(".widget()" in _source(c) for c in notebook["cells"] if c["cell_type"] == "code")
-    check_cells = sum("check(" in _source(c) for c in notebook["cells"] if c["cell_type"] == "code")
+    check_cells = sum(bool(CHECK_CALL.search(_source(c))) for c in notebook["cells"]
+                      if c["cell_type"] == "code")
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page_errors = []
