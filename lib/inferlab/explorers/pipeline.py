@@ -91,7 +91,7 @@ def tensor_parallel_figure(models=("llama-3.1-70b", "llama-3.1-405b"), hardware=
     """Per-token latency against the tensor-parallel degree, one panel per model: the
     compute alone (ideal 1/N) and compute + all-reduces on each link; a dot where the
     all-reduces start to take longer than the compute. Returns (figure, Table)."""
-    fig, axes = figure(ncols=len(models), width=9.0, height=3.8)
+    fig, axes = figure(ncols=len(models), width=9.0, height=4.1)
     axes = np.ravel(axes)
     rows = []
     styles = {links[0]: PALETTE["blue"], **{l: c for l, c in zip(links[1:], (PALETTE["vermillion"], PALETTE["green"]))}}
@@ -128,7 +128,8 @@ def tensor_parallel_figure(models=("llama-3.1-70b", "llama-3.1-405b"), hardware=
         ax.set_xticks(DEGREES, [str(d) for d in DEGREES])
         ax.minorticks_off()
     axes[0].set_ylabel("per-token latency (ms, log)")
-    axes[-1].legend(loc="upper right", fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
     table = Table(rows, caption=f"Tensor parallelism on {get_hardware(hardware).name}, batch {micro_batch}, "
                                 f"context {context} (diamonds: all-reduces take as long as the compute)")
     return fig, table
