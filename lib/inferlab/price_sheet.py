@@ -22,8 +22,9 @@ output                 ``kv.capped_decode`` at the typical context, batch capped
 long-context tier      the same two at ``long_context`` tokens
 fast tier              ``batching.fast_tier_curve``: the largest batch that gives each
                        user ``fast_speedup`` x the tokens/s, priced at its cost
-batch tier             ``kv.capped_decode`` at ``overnight_batch`` (memory-capped, no
-                       latency target), at ``overnight_utilisation``
+batch tier             ``kv.capped_decode`` at ``overnight_batch`` or the standard batch,
+                       whichever is larger (memory-capped, no latency target), at
+                       ``overnight_utilisation``
 =====================  ===============================================================
 
 Prices are US dollars per million tokens; times in seconds; bandwidths in bytes/s.
@@ -73,7 +74,8 @@ class ProviderAssumptions:
     Tiers: ``cache_link_bandwidth`` bytes/s to bring a cached prefix back (None: the
     measured H100 host-to-device PCIe copy), ``long_context`` tokens of a typical long
     request, ``fast_speedup`` x the standard tokens/s per user for the fast tier,
-    ``overnight_batch`` and ``overnight_utilisation`` for the batch tier.
+    ``overnight_batch`` (at least the standard batch) and ``overnight_utilisation`` for the
+    batch tier.
     """
 
     model: str = "llama-3.1-70b"
@@ -339,7 +341,7 @@ def price_sheet(assumptions: ProviderAssumptions | None = None, **changes) -> Pr
     else:
         fast_batch, fast_output, fast_tpot = 0, math.nan, math.nan
 
-    overnight = decode(a.context, a.overnight_batch)
+    overnight = decode(a.context, max(a.overnight_batch, int(standard.batch)))  # never below standard
     return PriceSheet(
         assumptions=a,
         input=to_price(standard_input), cached_input=to_price(standard_input * cache_fraction),
