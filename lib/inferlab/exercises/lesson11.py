@@ -1,0 +1,67 @@
+"""Lesson 11 exercises: the capstone price sheet."""
+
+import math
+
+from .. import economics, price_sheet
+from . import Exercise, register
+
+#: The simple case of exercise 1: llama-3.1-8b on one H100 at $2 per GPU-hour.
+SIMPLE = dict(model="llama-3.1-8b", hardware="H100-SXM", chips=1, usd_per_gpu_hour=2.0, context=1024,
+              batch=64, max_tpot=1.0, utilisation=0.5, margin=0.5)
+#: DeepSeek-V3 on H100-class chips (DeepSeek serves on H800s: the same HBM and FLOP/s).
+DEEPSEEK = dict(model="deepseek-v3", hardware="H100-SXM", chips=16, weight_bytes=1, compute_dtype="fp8",
+                usd_per_gpu_hour=2.0, context=4989, prefill_batch=16, batch=2048, max_tpot=1 / 21)
+
+
+def _deepseek_decode_cost():
+    report = price_sheet.serving_report("DeepSeek")
+    return economics.cost_per_million_tokens(1.0, report["decode_tokens_per_second_per_node"],
+                                             report["usd_per_gpu_hour"], chips=report["gpus_per_node"])
+
+
+def _deepseek_margin():
+    report = price_sheet.serving_report("DeepSeek")
+    return 1.0 - report["cost_per_day"] / report["theoretical_revenue_per_day"]
+
+
+def _break_even_utilisation():
+    at_cost = price_sheet.price_sheet(utilisation=1.0, overnight_utilisation=1.0, margin=0.0, **DEEPSEEK).output
+    published = price_sheet.published_sheet("DeepSeek", "deepseek-chat (DeepSeek-V3)")["output"]
+    return at_cost / published
+
+
+def _furthest_ratio():
+    rows = price_sheet.compare_with_published(price_sheet.price_sheet())
+    return max(rows, key=lambda r: abs(math.log(r["this_sheet"] / r["published_median"])))["ratio"]
+
+
+register(
+    Exercise("11.hand-output",
+             "llama-3.1-8b on one H100 at $2 per GPU-hour, batch 64, context 1024, 50 % utilisation, "
+             "50 % margin: the output price in $ per million tokens.",
+             expected=lambda: price_sheet.price_sheet(**SIMPLE).output, unit="$ per million tokens",
+             hint="il.decode_step(...).seconds / 64 x ($2 / 3600 s) x 1e6 is the cost at full use; "
+                  "divide by the utilisation and by (1 - margin)."),
+    Exercise("11.deepseek-cost",
+             "DeepSeek's decode nodes make 14.8k output tokens/s per node of 8 H800s, at its assumed $2 per "
+             "GPU-hour: the cost per million output tokens of that decode time.",
+             expected=_deepseek_decode_cost, unit="$ per million tokens",
+             hint="a node costs 8 x $2 per hour = 16 / 3600 dollars per second; divide by 14 800 tokens per "
+                  "second, times a million (economics.cost_per_million_tokens(1.0, 14_800, 2.0, chips=8))."),
+    Exercise("11.deepseek-margin",
+             "DeepSeek reported a 'cost profit margin of 545%' ($562,027 theoretical revenue against $87,072 "
+             "cost per day). What gross margin is that: the share of the revenue that is not cost?",
+             expected=_deepseek_margin, unit="(a fraction)",
+             hint="1 - cost / revenue; 545 % is profit / cost, not profit / revenue."),
+    Exercise("11.break-even-utilisation",
+             "deepseek-v3 on 16 H100-class chips (fp8, $2 per GPU-hour, the lesson's settings): at what "
+             "utilisation, with no margin, does the sheet's output price equal DeepSeek-V3's published $1.10?",
+             expected=_break_even_utilisation, unit="(a fraction)",
+             hint="price = cost at full use / utilisation: take the sheet at utilisation=1, margin=0 and "
+                  "divide its output price by 1.10."),
+    Exercise("11.furthest-ratio",
+             "For the default sheet (llama-3.1-70b on 8 H100s), which ratio lies furthest from the median "
+             "published one (by factor, either way)?",
+             expected=_furthest_ratio, choices=price_sheet.RATIOS,
+             hint="price_sheet.compare_with_published(sheet): compare this_sheet with published_median."),
+)
