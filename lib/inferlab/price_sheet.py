@@ -370,7 +370,7 @@ def _date_of(provider, model, tier) -> str:
     return _short_date(rows[0].source_date) if rows else "unknown"
 
 
-def _standard_rows() -> list:
+def standard_rows() -> list:
     """Standard-tier prices for short prompts (one per provider, model and stored copy)."""
     return [p for p in economics.api_prices()
             if p.tier == "standard" and p.input and p.output and not p.context_condition.startswith(">")]
@@ -379,7 +379,7 @@ def _standard_rows() -> list:
 def _standard_for(price):
     """The standard row a discount row is priced against: same provider and model, from the
     same stored copy (date) where there is one."""
-    same = [p for p in _standard_rows() if (p.provider, p.model) == (price.provider, price.model)]
+    same = [p for p in standard_rows() if (p.provider, p.model) == (price.provider, price.model)]
     dated = [p for p in same if p.source_date == price.source_date]
     return (dated or same or [None])[0]
 
@@ -397,7 +397,7 @@ def published_ratios() -> list:
         out.append(dict(ratio=ratio, provider=provider, model=model, tier=tier, value=float(value),
                         date=date, source=source))
 
-    for p in _standard_rows():
+    for p in standard_rows():
         date = _short_date(p.source_date)
         add("output / input", p.provider, p.model, p.tier, p.output_input_ratio, date, p.source)
         if p.cached_input_ratio:
@@ -422,9 +422,9 @@ def published_sheet(provider: str, model: str) -> dict:
     """One published sheet in the sheet's terms: ratio name -> value (nan where the provider
     publishes no such tier), plus ``input``, ``cached_input`` and ``output`` in $/M and the
     ``date``. ``provider`` and ``model`` must match ``data/prices.csv`` exactly."""
-    base = next((p for p in _standard_rows() if (p.provider, p.model) == (provider, model)), None)
+    base = next((p for p in standard_rows() if (p.provider, p.model) == (provider, model)), None)
     if base is None:
-        known = ", ".join(sorted({f"{p.provider} / {p.model}" for p in _standard_rows()}))
+        known = ", ".join(sorted({f"{p.provider} / {p.model}" for p in standard_rows()}))
         raise ValueError(f"no standard price for provider={provider!r}, model={model!r}; known: {known}")
     sheet = {name: math.nan for name in RATIOS}
     for row in published_ratios():

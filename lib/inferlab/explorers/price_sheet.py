@@ -9,7 +9,7 @@ from .. import economics
 from ..hardware import get_hardware, list_hardware
 from ..models import list_models
 from ..plotting import PALETTE
-from ..price_sheet import RATIOS, price_sheet, published_ratios, published_sheet, _standard_rows
+from ..price_sheet import RATIOS, price_sheet, published_ratios, published_sheet, standard_rows
 from ..widgets import Explorer
 
 #: The sheet's prices in the order the figure shows them: (label, PriceSheet field).
@@ -25,7 +25,7 @@ PRECISIONS = {"bf16": dict(weight_bytes=2, kv_bytes=2, compute_dtype="bf16"),
 def published_choices() -> dict:
     """Label -> (provider, model) for every published standard sheet."""
     choices = {}
-    for p in _standard_rows():
+    for p in standard_rows():
         label = f"{p.provider} {p.model} ({p.source_date.split(' ')[0]})"
         choices.setdefault(label, (p.provider, p.model))
     return choices
