@@ -13,6 +13,10 @@ keeps that image as a background (axes, ticks, labels), and on each change draws
 animated artists over it (blitting). Keep axis limits fixed so the background stays right;
 if an update must change something else (limits, titles), call ``self.invalidate()`` and
 the next redraw renders everything again. Titles that change belong in the summary text.
+
+Notebook time: ``static()`` renders one PNG, which ``widget()`` shows as its first frame when
+the settings match, so a notebook renders each explorer once; the live figure is built
+when a control first moves (that first redraw takes a few hundred ms, later ones ~10 ms).
 """
 from __future__ import annotations
 
@@ -65,15 +69,23 @@ class Explorer:
         return values
 
     # --- static ------------------------------------------------------------------
-    def static(self, **values):
-        """Draw the figure for the default settings (or ``values``) with pyplot and show its
-        summary. Returns the figure, which the notebook displays."""
+    def static(self, **values) -> None:
+        """Show the figure for the default settings (or ``values``) as a plain image with its
+        summary: readable without a kernel. ``widget()`` reuses this image for its first
+        frame, so its live figure is only built when a control first moves."""
         use_style()
         settings = {**self.default_values(), **values}
         fig = plt.figure(figsize=self.figsize, layout="constrained")
-        summary = self.draw(fig, **settings)
+        try:
+            summary = self.draw(fig, **settings)
+            png = _png_bytes(fig, self.static_dpi)
+        finally:
+            plt.close(fig)
+        self._static = (settings, png, summary)
         _display_html(summary)
-        return fig
+        _display_png(png)
+
+    static_dpi = 100
 
     # --- live --------------------------------------------------------------------
     def widget(self):
@@ -86,8 +98,7 @@ class Explorer:
             if name in controls:
                 controls[name].value = value
         self._controls = controls
-        self._figure = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
-        FigureCanvasAgg(self._figure)
+        self._figure = None
         self._drawn = False
         self._background = None
         self._summary = widgets.HTML(layout=widgets.Layout(min_height="3em"))
@@ -96,7 +107,11 @@ class Explorer:
         self._image.add_class("inferlab-figure")
         for control in controls.values():
             control.observe(lambda change: self.redraw(), names="value")
-        self.redraw()
+        cached = getattr(self, "_static", None)
+        if cached is not None and cached[0] == self.values():
+            self._image.value, self._summary.value = cached[1], cached[2]  # the static frame
+        else:
+            self.redraw()
         panel = widgets.VBox([widgets.HBox(list(controls.values()),
                                            layout=widgets.Layout(flex_flow="row wrap")),
                               self._summary, self._image])
@@ -128,6 +143,9 @@ class Explorer:
     def redraw(self) -> None:
         """Redraw the live figure from the controls; records the time it took."""
         start = time.perf_counter()
+        if self._figure is None:  # built on first use (the first frame may be the static one)
+            self._figure = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+            FigureCanvasAgg(self._figure)
         try:
             if self.update is not None and self._drawn:
                 summary = self.update(**self.values())
@@ -159,6 +177,22 @@ def _png(canvas) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
+
+
+def _png_bytes(fig, dpi) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _display_png(png: bytes) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+        if get_ipython() is not None:
+            display(Image(data=png, format="png"))
+    except ImportError:  # pragma: no cover
+        pass
 
 
 def _display_html(text: str) -> None:
