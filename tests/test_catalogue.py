@@ -134,3 +134,11 @@ def test_moe_experts_touched_grows_to_all_experts():
 def test_bad_model_shapes_are_rejected():
     with pytest.raises(ValueError, match="layers"):
         Model(name="x", layers=0, d_model=8, heads=1, kv_heads=1, head_dim=8, ffn=8, vocab=8)
+
+
+def test_custom_chip_flops_accept_dtype_aliases():
+    chip = il.Hardware(name="toy", memory_bytes=1e9, memory_bandwidth=1e11, flops={"bfloat16": 2e13})
+    assert chip.peak_flops("bf16") == 2e13
+    assert chip.ridge_point("bf16") == pytest.approx(200.0)
+    with pytest.raises(ValueError, match="twice"):
+        il.Hardware(name="toy", memory_bytes=1e9, memory_bandwidth=1e11, flops={"bf16": 1e13, "fp16": 2e13})

@@ -161,6 +161,8 @@ def test_knee_rows_solves_for_the_ridge():
     lambda: measure.median_seconds("not a function"),
     lambda: measure.time_decode_step("big", **TINY),
     lambda: measure.DecodeStack(layers=0),
+    lambda: measure.DecodeStack().step_bytes(0),
+    lambda: measure.DecodeStack().step_flops(1.5),
     lambda: measure.quick_mode("yes"),
     lambda: measure.Progress(0),
     lambda: measure.Progress(3, mode="fancy"),

@@ -62,9 +62,14 @@ class Hardware:
     def __post_init__(self):
         positive(self.memory_bytes, "memory_bytes")
         positive(self.memory_bandwidth, "memory_bandwidth")
+        flops = {}
         for dtype, value in self.flops.items():
-            canonical_dtype(dtype)
-            positive(value, f"peak FLOP/s for {dtype}")
+            key = canonical_dtype(dtype)
+            if key in flops:
+                raise ValueError(f"flops names {key} twice (as {dtype!r} and an alias of it)")
+            flops[key] = positive(value, f"peak FLOP/s for {dtype}")
+        # Store canonical names, so that flops={"bfloat16": ...} is found by peak_flops("bf16").
+        object.__setattr__(self, "flops", flops)
 
     def peak_flops(self, dtype: str = "bf16") -> float:
         """Dense peak FLOP/s for ``dtype``; a ``ValueError`` if this chip lacks that precision."""

@@ -447,10 +447,12 @@ class DecodeStack:
 
     def step_bytes(self, batch=1):
         """Bytes the step's matrix products move at ``batch``: inputs, weights and outputs."""
+        batch = positive(batch, "batch", integer=True)
         return sum(matmul_bytes(batch, k, n, CPU_BYTES_PER_VALUE) for k, n in self.shapes)
 
     def step_flops(self, batch=1):
         """FLOPs of the step's matrix products at ``batch``: 2 x batch x weights."""
+        batch = positive(batch, "batch", integer=True)
         return sum(matmul_flops(batch, k, n) for k, n in self.shapes)
 
 

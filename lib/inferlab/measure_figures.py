@@ -3,7 +3,7 @@ time against the number of rows M."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from . import reference
 from .plotting import MEASURED, PALETTE, figure, seconds_label
@@ -93,9 +93,11 @@ def sweep_times(sweep: dict, fit: RooflineFit | None = None, *, bytes_per_value:
            title=f"X[M, {k:.0f}] @ W[{k:.0f}, {n:.0f}]: flat while memory-bound, then rising")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     ax.xaxis.set_major_formatter(plain)
+    # Times often span one or two decades: label 1, 2 and 5 of each so the axis can be read.
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(plain)
     low, high = ax.get_ylim()
-    ax.yaxis.set_minor_formatter(plain if high / low < 10 else NullFormatter())
+    ax.yaxis.set_minor_formatter(plain if high / low < 3 else NullFormatter())
     ax.legend(loc="upper left")
     return ax
 

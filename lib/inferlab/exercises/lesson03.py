@@ -44,7 +44,8 @@ register(
              unit="(a fraction, usually between 0 and 1)",
              hint="predicted seconds / measured seconds."),
     Exercise("03.h100-ratio",
-             "How many times the H100's measured read bandwidth is your machine's read bandwidth.",
+             "How many times faster than your machine's read bandwidth the H100's measured read "
+             "bandwidth is (the H100's / yours).",
              expected=lambda bandwidth: reference.measured_bandwidth("h100") / bandwidth,
              unit="(a ratio)",
              hint="reference.measured_bandwidth('h100') / bandwidth.read, both in bytes/s."),
