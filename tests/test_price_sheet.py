@@ -185,3 +185,10 @@ def test_other_bad_input():
         ps.published_sheet("Nobody", "nothing")
     with pytest.raises(ValueError, match="serving report"):
         ps.serving_report("Nobody")
+
+
+def test_assumptions_table_says_when_the_long_context_is_beyond_the_window():
+    def long_row(assumptions):
+        return next(r for r in assumptions.table() if r["assumption"] == "long context")["meaning"]
+    assert "131,072-token window" in long_row(ps.ProviderAssumptions())  # 400k on llama-3.1-70b
+    assert "window" not in long_row(ps.ProviderAssumptions(long_context=100_000))

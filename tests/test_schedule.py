@@ -296,3 +296,56 @@ def test_step_table_and_hbm_drain_come_from_the_roofline():
 def test_bad_input_names_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# --- seats held for a whole answer -----------------------------------------------------------
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("capacity", [1, 3, 64])
+def test_seat_holding_with_one_token_answers_is_the_timetable(seed, capacity):
+    requests = make_requests((0.5 + 0.3 * seed) * capacity / 0.01, 2000, output_tokens=1, seed=seed)
+    held = schedule.simulate_seat_holding(requests, 0.01, capacity)
+    timetable = simulate_fixed_interval(requests, 0.01, capacity)
+    assert np.array_equal(held.departure, timetable.departure)
+    for field in ("utilisation", "offered_load", "steps", "span_seconds", "tokens_per_second", "overloaded"):
+        assert getattr(held, field) == pytest.approx(getattr(timetable, field))
+
+
+def test_seat_holding_by_hand():
+    # One seat, a departure every second. A 3-token answer arriving at 0.5 s boards the 1 s
+    # train and keeps the seat for the steps at 1, 2 and 3 s; a 1-token request arriving at
+    # 0.6 s must wait for the 4 s train (3.4 s), where the plain timetable seats it at 2 s.
+    requests = schedule.Requests(arrival=np.array([0.5, 0.6]), input_tokens=np.array([10, 10]),
+                                 output_tokens=np.array([3, 1]), rate=1.0)
+    held = schedule.simulate_seat_holding(requests, 1.0, 1)
+    assert held.departure.tolist() == [1.0, 4.0]
+    assert held.wait == pytest.approx([0.5, 3.4])
+    assert held.latency == pytest.approx([3.5, 4.4])  # last tokens at the ends of steps 3 and 4
+    assert held.span_seconds == 5.0 and held.tokens_per_second == pytest.approx(4 / 5)
+    assert held.utilisation == pytest.approx(4 / 4)  # departures 1..4, every seat-step used
+    assert simulate_fixed_interval(requests, 1.0, 1).departure.tolist() == [1.0, 2.0]
+
+
+def test_long_answers_queue_like_the_seats_freed_per_step():
+    # 64 seats and answers of 8 tokens on average free about 8 seats a step: near saturation
+    # the wait is far above that of 64 fresh seats per departure, and near that of 8.
+    seats, interval, load = 64, 0.02, 0.9
+    requests = make_requests(load * seats / (8 * interval), 60_000,
+                             output_tokens=schedule.geometric_lengths(8), seed=3)
+    held = schedule.simulate_seat_holding(requests, interval, seats)
+    assert held.offered_load == pytest.approx(load, rel=0.03)
+    wait = held.wait.mean()
+    fresh_64 = timetable_queue(load * seats / interval, interval, seats)["mean_wait"]
+    fresh_8 = timetable_queue(load * 8 / interval, interval, 8)["mean_wait"]
+    assert wait > 1.4 * fresh_64
+    assert 0.6 * fresh_8 < wait < 1.6 * fresh_8
+    assert held.tokens_per_second == pytest.approx(requests.output_tokens.sum() / held.span_seconds)
+
+
+def test_seat_holding_rejects_bad_input():
+    requests = make_requests(10.0, 10)
+    with pytest.raises(ValueError, match="seats"):
+        schedule.simulate_seat_holding(requests, 0.01, 0)
+    with pytest.raises(ValueError, match="interval"):
+        schedule.simulate_seat_holding(requests, -1.0, 4)
+    with pytest.raises(ValueError, match="requests"):
+        schedule.simulate_seat_holding([0.1, 0.2], 0.01, 4)

@@ -153,7 +153,7 @@ class ProviderAssumptions:
 
     def table(self) -> list:
         """Every assumption as rows (assumption, value, what it means, where it comes from)."""
-        chip = get_hardware(self.hardware)
+        chip, model = get_hardware(self.hardware), get_model(self.model)
         price_source = ("your choice" if self.usd_per_gpu_hour is not None else
                         "median published on-demand price, economics.gpu_prices()")
         link_source = ("your choice" if self.cache_link_bandwidth is not None else
@@ -178,7 +178,10 @@ class ProviderAssumptions:
              "an assumption"),
             ("cache link", f"{self.link_bandwidth / 1e9:.0f} GB/s", "cached KV brought back from host memory",
              link_source),
-            ("long context", f"{self.long_context:,} tokens", "a typical request of the long-context tier", "lesson 08"),
+            ("long context", f"{self.long_context:,} tokens", "a typical request of the long-context tier"
+             + (f" (beyond {model.name}'s {model.max_context:,}-token window: a model of its shape with a "
+                "longer one)" if model.max_context and self.long_context > model.max_context else ""),
+             "lesson 08"),
             ("fast tier", f"{self.fast_speedup:g}x tokens/s per user", "the speed-up it sells", "lesson 06"),
             ("overnight batch", f"at most {self.overnight_batch} sequences, no latency target",
              "the batch tier's decode batch (memory still caps it)", "lessons 06, 08"),

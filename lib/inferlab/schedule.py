@@ -12,10 +12,17 @@ queueing theory to check it against. Two servers:
 
 The unit of the queue is a *seat on one departure*: boarding is what a request queues for.
 Its first token comes out at the end of the step it boards (plus its prefill, if a cost per
-prompt token is given); each further output token takes one more step. The simulator
-assumes a sequence already on board keeps riding in its own seat, so ``capacity`` is the
-seats a departure offers to newcomers (the seed's picture; see lesson 09 for what that
-leaves out).
+prompt token is given); each further output token takes one more step. These two servers
+count one seat per request per departure: exact when a request needs one step (one output
+token), and for longer answers the admission queue of a server whose ``capacity`` is the
+seats *freed* per step. Their ``tokens_per_second`` counts one token per request, and their
+``latency`` lets the later tokens ride in seats the queue does not see.
+
+- **seat holding** (:func:`simulate_seat_holding`): the timetable with ``seats`` seats in
+  which a sequence keeps its seat for all its output tokens, so newcomers board only when
+  a sequence finishes (a discrete-time multi-server queue). With one-token answers it is
+  the fixed-interval server exactly; lesson 09 uses it to show what the simpler count
+  leaves out.
 
 Everything is in seconds and requests; arrays are numpy. The fixed-interval server is one
 vectorised pass (a running maximum over seat numbers), no Python loop per request.
@@ -272,6 +279,54 @@ def simulate_fixed_interval(requests: Requests, interval, capacity, *,
                           utilisation=len(requests) / (capacity * max(steps, 1)),
                           offered_load=float(offered), steps=steps, span_seconds=float(span),
                           tokens_per_second=len(requests) / span, overloaded=overloaded,
+                          message=message)
+
+
+# --- the timetable, sequences keeping their seats -------------------------------------------
+def simulate_seat_holding(requests: Requests, interval, seats, *,
+                          prefill_seconds_per_token=0.0) -> ScheduleResult:
+    """The timetable with ``seats`` seats in which each sequence keeps its seat for all its
+    ``output_tokens`` steps: a request boards the first departure (at k x ``interval``) at or
+    after its arrival at which a seat is free, first come first served, and frees it after
+    its last token.
+
+    A discrete-time multi-server queue: ``seats`` servers, each request served for
+    ``output_tokens`` intervals. The queue for a seat moves only as sequences finish, about
+    ``seats / mean answer`` seats per step. ``tokens_per_second`` and ``utilisation`` count
+    every output token (seat-steps used / seats offered); ``offered_load`` = rate x mean
+    answer x interval / seats. With one-token answers this is :func:`simulate_fixed_interval`
+    exactly. One pass with a heap of the seats' free times (a Python loop per request: about
+    a million requests per second).
+    """
+    import heapq
+
+    requests = _check_requests(requests)
+    interval = positive(interval, "interval")
+    seats = int(positive(seats, "seats", integer=True))
+    earliest = np.ceil(requests.arrival / interval).astype(np.int64).tolist()
+    tokens = requests.output_tokens.astype(np.int64)
+    free_at = [0] * seats  # the departure index from which each seat is free (a heap)
+    boards = np.empty(len(earliest), dtype=np.int64)
+    for i, (first, length) in enumerate(zip(earliest, tokens.tolist())):
+        step = first if first > free_at[0] else free_at[0]
+        heapq.heapreplace(free_at, step + length)
+        boards[i] = step
+    departure = boards * interval
+    wait = departure - requests.arrival
+    ttft = wait + interval + _prefill(requests, prefill_seconds_per_token)
+    latency = ttft + (tokens - 1) * interval
+    last = int((boards + tokens).max())  # the last token's step ends at last x interval
+    steps = max(last - 1, 1)  # departures 1 .. last - 1 carried someone or could have
+    span = last * interval
+    mean_answer = float(tokens.mean())
+    offered = requests.rate * mean_answer * interval / seats
+    overloaded, message = _overload_message(offered, requests.rate, interval * mean_answer, seats,
+                                            len(requests))
+    return ScheduleResult(server="seat holding", wait=wait, ttft=ttft, latency=latency,
+                          departure=departure, capacity=seats, interval=float(interval),
+                          utilisation=float(tokens.sum()) / (seats * steps), offered_load=float(offered),
+                          steps=steps, span_seconds=float(span),
+                          tokens_per_second=float(tokens.sum()) / span, overloaded=overloaded,
                           message=message)
 
 

@@ -118,7 +118,8 @@ def compare_servers(model="llama-3.1-8b", hardware="H100-SXM", capacity=64, cont
                          "$ per M tokens": f"{result.cost_per_million_tokens(price):.2f}",
                          "note": "overloaded" if result.overloaded else ""})
     return Table(rows, caption=f"{model} on one {hardware}, up to {capacity} seats, context {context}; "
-                               f"fixed interval T = {interval * 1e3:.2f} ms; {count:,} requests each"), results
+                               f"fixed interval T = {interval * 1e3:.2f} ms; {count:,} requests each, "
+                               f"one seat (one token) per request"), results
 
 
 @lru_cache(maxsize=16)
@@ -199,6 +200,6 @@ class TrainScheduleExplorer(Explorer):
                 f"<b>{result.offered_load:.2f}</b>, seats filled <b>{result.utilisation:.0%}</b>. "
                 f"Wait: mean {result.wait.mean() * 1e3:.1f} ms (T/2 = {interval * 500:.1f} ms). "
                 f"Time to first token p50 <b>{ttft['p50'] * 1e3:.1f} ms</b>, p99 <b>{ttft['p99'] * 1e3:.1f} ms</b>; "
-                f"whole answer (300 tokens on average) p99 {latency['p99']:.2f} s. "
-                f"{result.tokens_per_second:,.0f} tokens/s; one H100 at ${gpu_hour_price('H100-SXM'):.2f}/h: "
-                f"<b>${cost:.2f} per million tokens</b>.{warning}")
+                f"whole answer (300 tokens on average, its later tokens not queued) p99 {latency['p99']:.2f} s. "
+                f"{result.tokens_per_second:,.0f} seats filled per second (one token each); one H100 at "
+                f"${gpu_hour_price('H100-SXM'):.2f}/h: <b>${cost:.2f} per million of them</b>.{warning}")
