@@ -12,7 +12,7 @@ H100_BANDWIDTH, H100_BF16 = 3.35e12, 989e12  # the catalogue's spec-sheet figure
 
 SIMPLE = dict(model="llama-3.1-8b", hardware="H100-SXM", chips=1, usd_per_gpu_hour=2.0, context=1024,
               batch=64, max_tpot=1.0, utilisation=1.0, margin=0.0, cache_link_bandwidth=50e9,
-              long_context=8192, overnight_batch=64, overnight_utilisation=1.0, memory_fraction=1.0)
+              long_context=8192, long_threshold=4096, overnight_batch=64, overnight_utilisation=1.0, memory_fraction=1.0)
 
 
 def test_catalogue_figures_used_by_the_hand_computation():
@@ -119,6 +119,10 @@ def test_batch_tier_and_long_context():
     assert sheet.long_batch < sheet.batch  # memory caps the batch at long context
     longer = ps.price_sheet(usd_per_gpu_hour=2.0, long_context=800_000)
     assert longer.long_output > sheet.long_output
+    # the long-context step is priced against the top of the standard tier (like-for-like)
+    assert sheet.threshold_output > sheet.output
+    assert sheet.ratios["long output / output"] == pytest.approx(sheet.long_output / sheet.threshold_output)
+    assert 1 < sheet.ratios["long output / output"] < sheet.long_output / sheet.output
 
 
 def test_published_ratios_match_the_price_table():
@@ -164,7 +168,7 @@ def test_deepseek_report_is_self_consistent():
     (dict(margin=1.0), "margin"), (dict(margin=-0.1), "margin"),
     (dict(chips=0), "chips"), (dict(chips=2.5), "chips"), (dict(batch=0), "batch"),
     (dict(usd_per_gpu_hour=-1), "usd_per_gpu_hour"), (dict(max_tpot=0), "max_tpot"),
-    (dict(long_context=1000), "long_context"), (dict(fast_speedup=0.5), "fast_speedup"),
+    (dict(long_context=1000), "long_context"), (dict(long_threshold=500_000), "long_threshold"), (dict(fast_speedup=0.5), "fast_speedup"),
     (dict(overnight_utilisation=0.2), "overnight_utilisation"),
     (dict(model="llama-3.1-405b", chips=1), "fits"), (dict(model="no-such-model"), "no-such-model"),
     (dict(hardware="A100-80GB", compute_dtype="fp8"), "fp8"),
@@ -191,4 +195,4 @@ def test_assumptions_table_says_when_the_long_context_is_beyond_the_window():
     def long_row(assumptions):
         return next(r for r in assumptions.table() if r["assumption"] == "long context")["meaning"]
     assert "131,072-token window" in long_row(ps.ProviderAssumptions())  # 400k on llama-3.1-70b
-    assert "window" not in long_row(ps.ProviderAssumptions(long_context=100_000))
+    assert "window" not in long_row(ps.ProviderAssumptions(long_context=100_000, long_threshold=50_000))

@@ -94,6 +94,7 @@ class ProviderAssumptions:
     margin: float = 0.5
     cache_link_bandwidth: float | None = None
     long_context: int = 400_000
+    long_threshold: int = 200_000
     fast_speedup: float = 2.5
     overnight_batch: int = 1024
     overnight_utilisation: float = 0.9
@@ -101,7 +102,8 @@ class ProviderAssumptions:
     def __post_init__(self):
         model, chip = get_model(self.model), get_hardware(self.hardware)
         chip.peak_flops(self.compute_dtype)  # a ValueError if the chip lacks that precision
-        for name in ("chips", "context", "prefill_batch", "batch", "long_context", "overnight_batch"):
+        for name in ("chips", "context", "prefill_batch", "batch", "long_context", "long_threshold",
+                     "overnight_batch"):
             positive(getattr(self, name), name, integer=True)
         for name in ("weight_bytes", "kv_bytes", "max_tpot", "fast_speedup"):
             positive(getattr(self, name), name)
@@ -118,6 +120,9 @@ class ProviderAssumptions:
         if self.long_context <= self.context:
             raise ValueError(f"long_context ({self.long_context:,}) must be longer than context "
                              f"({self.context:,})")
+        if not self.context <= self.long_threshold < self.long_context:
+            raise ValueError(f"long_threshold ({self.long_threshold:,}) must lie between context "
+                             f"({self.context:,}) and long_context ({self.long_context:,})")
         if self.overnight_utilisation < self.utilisation:
             raise ValueError("overnight_utilisation must be at least utilisation: the batch tier "
                              "fills quiet hours, it does not add idle time")
@@ -182,6 +187,9 @@ class ProviderAssumptions:
              + (f" (beyond {model.name}'s {model.max_context:,}-token window: a model of its shape with a "
                 "longer one)" if model.max_context and self.long_context > model.max_context else ""),
              "lesson 08"),
+            ("long-context threshold", f"{self.long_threshold:,} tokens",
+             "the standard tier covers prompts up to here; the long tier's step is priced against "
+             "this top of it", "published sheets (data/prices.csv)"),
             ("fast tier", f"{self.fast_speedup:g}x tokens/s per user", "the speed-up it sells", "lesson 06"),
             ("overnight batch", f"at most {self.overnight_batch} sequences, no latency target",
              "the batch tier's decode batch (memory still caps it)", "lessons 06, 08"),
@@ -240,7 +248,9 @@ class PriceSheet:
     """A derived price sheet in US dollars per million tokens, and how it runs.
 
     Prices: ``input``, ``cached_input``, ``output`` (standard tier, typical context);
-    ``long_input``, ``long_output`` (at the long context); ``fast_input``, ``fast_output``;
+    ``long_input``, ``long_output`` (at the long context) and ``threshold_input``,
+    ``threshold_output`` (the standard tier's cost at its top, ``long_threshold`` tokens: the
+    like-for-like base of a published long-context step); ``fast_input``, ``fast_output``;
     ``batch_input``, ``batch_output`` (overnight tier).
 
     Operation: ``batch`` sequences per standard decode step, ``tpot`` its seconds per
@@ -255,6 +265,8 @@ class PriceSheet:
     output: float
     long_input: float
     long_output: float
+    threshold_input: float
+    threshold_output: float
     fast_input: float
     fast_output: float
     batch_input: float
@@ -272,11 +284,13 @@ class PriceSheet:
 
     @property
     def ratios(self) -> dict:
-        """The sheet's ratios, named as in :data:`RATIOS`."""
+        """The sheet's ratios, named as in :data:`RATIOS`. The long-context ones compare the
+        long tier with the top of the standard tier (``long_threshold`` tokens), as a
+        published step compares prompts above the threshold with those below it."""
         return {"output / input": self.output / self.input,
                 "cached / input": self.cached_input / self.input,
-                "long input / input": self.long_input / self.input,
-                "long output / output": self.long_output / self.output,
+                "long input / input": self.long_input / self.threshold_input,
+                "long output / output": self.long_output / self.threshold_output,
                 "fast output / output": self.fast_output / self.output,
                 "batch output / output": self.batch_output / self.output}
 
@@ -328,7 +342,7 @@ def price_sheet(assumptions: ProviderAssumptions | None = None, **changes) -> Pr
                              f"{get_hardware(a.hardware).name}: add chips or use fewer bytes")
         return point
 
-    standard, long = served(a.context), served(a.long_context)
+    standard, long, top = served(a.context), served(a.long_context), served(a.long_threshold)
     standard_input = input_cost(a.context)
     cache_fraction = serving.cache_hit_cost_fraction(a.model, a.hardware, a.context, a.link_bandwidth,
                                                      prefill_batch=a.prefill_batch, **options)
@@ -350,6 +364,8 @@ def price_sheet(assumptions: ProviderAssumptions | None = None, **changes) -> Pr
         input=to_price(standard_input), cached_input=to_price(standard_input * cache_fraction),
         output=to_price(standard.usd_per_million),
         long_input=to_price(input_cost(a.long_context)), long_output=to_price(long.usd_per_million),
+        threshold_input=to_price(input_cost(a.long_threshold)),
+        threshold_output=to_price(top.usd_per_million),
         fast_input=to_price(standard_input), fast_output=fast_output,
         batch_input=to_price(standard_input, a.overnight_utilisation),
         batch_output=to_price(overnight.usd_per_million, a.overnight_utilisation),
