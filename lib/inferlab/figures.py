@@ -29,8 +29,8 @@ def decode_vs_batch(device: str = "h100", context: int = 128, model: str = "llam
         measured = reference.measured_hardware(device)
         ax.plot(batch, decode_step(model, measured, batch, context).seconds * 1e3,
                 color=PALETTE["sky"], linestyle="--",
-                label=f"roofline, measured ({measured.memory_bandwidth / 1e12:.3g} TB/s, "
-                      f"{measured.peak_flops('bf16') / 1e12:.0f} TFLOP/s)")
+                label=f"roofline with measured ({measured.memory_bandwidth / 1e12:.3g} TB/s, "
+                      f"{measured.peak_flops('bf16') / 1e12:.0f} TFLOP/s; not a bound)")
     ax.axhline(latency_floor(model, chip) * 1e3, color=PALETTE["vermillion"], linestyle=":",
                label="latency floor (weights / spec bandwidth)")
     ax.plot(data["batch"][pick], data["seconds"][pick] * 1e3, color=PALETTE["black"],

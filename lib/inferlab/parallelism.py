@@ -34,7 +34,7 @@ from .hardware import get_hardware
 from .kv import kv_cache_bytes, weight_memory_bytes
 from .memory import MemoryTech, get_memory
 from .models import get_model
-from .roofline import decode_step
+from .roofline import chips_to_hold, decode_step
 
 #: All-reduces per layer in a forward pass with Megatron-style tensor parallelism: one after
 #: the attention output projection, one after the MLP down projection (Shoeybi et al. 2019).
@@ -141,16 +141,13 @@ def chips_to_serve(model, hardware, *, weight_bytes=2, kv_budget_bytes=0.0, memo
     """Fewest chips whose memory holds all of ``model``'s weights plus ``kv_budget_bytes`` of
     KV cache: ceil((weights + KV) / (chip memory x ``memory_fraction``)).
 
-    With no KV budget and a fraction of 1 this is ``roofline.chips_to_hold``. Memory is
-    pooled as if split perfectly (activations and fragmentation are left out)."""
-    chip = get_hardware(hardware)
-    kv_budget = positive(kv_budget_bytes, "kv_budget_bytes", allow_zero=True)
+    ``roofline.chips_to_hold`` with the usable fraction of memory named the other way round.
+    Memory is pooled as if split perfectly (activations and fragmentation are left out)."""
     fraction = positive(memory_fraction, "memory_fraction")
     if np.any(np.asarray(fraction) > 1):
         raise ValueError(f"memory_fraction must be at most 1, got {memory_fraction!r}")
-    need = weight_memory_bytes(model, weight_bytes=weight_bytes) + kv_budget
-    chips = np.ceil(need / (chip.memory_bytes * fraction))
-    return int(chips) if np.ndim(chips) == 0 else chips.astype(int)
+    return chips_to_hold(model, hardware, weight_bytes=weight_bytes, reserve_fraction=1.0 - fraction,
+                         kv_budget_bytes=kv_budget_bytes)
 
 
 # --- decode on many chips ---------------------------------------------------------------------

@@ -88,11 +88,6 @@ def matmul_bytes(m, k, n, bytes_per_value=2, *, input_bytes=None, weight_bytes=N
             + m * n * each(output_bytes, "output_bytes"))
 
 
-def arithmetic_intensity(flops, bytes_moved):
-    """FLOP per byte."""
-    return positive(flops, "flops") / positive(bytes_moved, "bytes_moved")
-
-
 def _cost(model: Model, chip: Hardware, tokens, weight_params, kv_bytes, flops, weight_bytes,
           compute_dtype, chips) -> StepCost:
     weight_traffic = weight_params * weight_bytes / chips
@@ -186,21 +181,17 @@ def latency_floor(model, hardware, *, weight_bytes=2, chips=1):
     return weight_bytes_needed(model, weight_bytes) / chips / chip.memory_bandwidth
 
 
-def fits_in_memory(model, hardware, *, weight_bytes=2, chips=1):
-    """True when the whole model's weights fit in ``chips`` chips' memory (no KV room counted)."""
-    model, chip = get_model(model), get_hardware(hardware)
-    need = model.total_params * positive(weight_bytes, "weight_bytes")
-    return bool(need <= chip.memory_bytes * positive(chips, "chips", integer=True))
+def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0, kv_budget_bytes=0.0):
+    """Fewest chips whose memory holds all of ``model``'s weights plus ``kv_budget_bytes`` of
+    KV cache (whole chips; memory pooled as if split perfectly).
 
-
-def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0):
-    """Fewest chips whose memory holds all of ``model``'s weights (whole chips).
-
-    ``reserve_fraction`` of each chip's memory is kept free (for KV cache, activations).
+    ``reserve_fraction`` of each chip's memory is kept free (activations, the runtime).
     """
     model, chip = get_model(model), get_hardware(hardware)
     reserve = positive(reserve_fraction, "reserve_fraction", allow_zero=True)
-    if reserve >= 1:
+    if np.any(np.asarray(reserve) >= 1):
         raise ValueError(f"reserve_fraction must be below 1, got {reserve_fraction!r}")
-    usable = chip.memory_bytes * (1.0 - reserve)
-    return np.ceil(model.total_params * positive(weight_bytes, "weight_bytes") / usable).astype(int)
+    need = model.total_params * positive(weight_bytes, "weight_bytes") \
+        + positive(kv_budget_bytes, "kv_budget_bytes", allow_zero=True)
+    chips = np.ceil(need / (chip.memory_bytes * (1.0 - reserve)))
+    return int(chips) if np.ndim(chips) == 0 else chips.astype(int)
