@@ -50,7 +50,8 @@ register(
              "At batch 768 (context 128), which spec ratio predicts the measured H200/H100 "
              "speed-up: 'bandwidth' or 'flops'?",
              expected=lambda: "flops", choices=("bandwidth", "flops"),
-             hint="at batch 768 the step does about 768 FLOPs per weight byte pair: past both ridges.",
+             hint="in bf16 each 2-byte weight does 2 FLOPs per sequence, so batch 768 does about "
+                  "768 FLOPs per weight byte: past both ridges (295 and 206 FLOP/byte).",
              explanation="past the ridge the step is compute-bound, and both cards have the same "
                          "Hopper tensor cores: speed-up about 1.0."),
     Exercise("04.batch-fits",

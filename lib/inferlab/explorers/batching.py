@@ -77,7 +77,7 @@ def knee_on_measurements(device="h100"):
               color=PALETTE["black"], label="measured", **MEASURED)
     left.set(xscale="log", yscale="log", xlabel="rows M (tokens)", ylabel="µs per row",
              title=f"GEMM [M, 8192] x [8192, 8192] on {spec.name}")
-    left.legend(loc="upper right")
+    left.legend(loc="center right", fontsize=8, frameon=True, framealpha=0.95)  # over the knee lines, not the data
     batches, seconds = _measured_decode(device, 128)
     right.plot(batches, seconds / batches * 1e3, color=PALETTE["black"], **MEASURED)
     right.set(xscale="log", yscale="log", xlabel="batch (sequences)", ylabel="ms of step per token",
@@ -164,12 +164,16 @@ def fast_tier_figure(model="llama-3.1-8b", hardware="H100-SXM", context=1024, st
             ax.annotate(f"B={b:.0f}", (s, m), xytext=(5, -3), textcoords="offset points", fontsize=8)
     tiers = published_fast_tiers()
     unpublished = [t for t in tiers if math.isnan(t.speedup)]
-    for n, tier in enumerate(sorted(unpublished, key=lambda t: -t.price_multiple)):
-        ax.axhline(tier.price_multiple, color=PALETTE["purple"], linestyle=":", linewidth=1.2)
-        ax.annotate(f"{tier.provider} {tier.model} {tier.tier}: {tier.price_multiple:.3g}x "
-                    "(no speed-up published)", (3.97, tier.price_multiple), fontsize=8, ha="right",
-                    va="bottom" if n == 0 else "top", xytext=(0, 2 if n == 0 else -2),
-                    textcoords="offset points", color=PALETTE["purple"])
+    if unpublished:  # many tiers share a few multiples: one band and one label, not a label each
+        low = min(t.price_multiple for t in unpublished)
+        high = max(t.price_multiple for t in unpublished)
+        ax.axhspan(low, high, color=PALETTE["purple"], alpha=0.15, linewidth=0)
+        for multiple in sorted({t.price_multiple for t in unpublished}):
+            ax.axhline(multiple, color=PALETTE["purple"], linestyle=":", linewidth=0.8)
+        providers = ", ".join(sorted({t.provider for t in unpublished}))
+        ax.annotate(f"{providers} priority tiers ({len(unpublished)} models): {low:.3g}x to "
+                    f"{high:.3g}x, no speed-up published", (3.97, high), fontsize=8, ha="right",
+                    va="bottom", xytext=(0, 2), textcoords="offset points", color=PALETTE["purple"])
     for tier in tiers:
         if math.isnan(tier.speedup):
             continue

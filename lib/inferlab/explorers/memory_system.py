@@ -12,7 +12,7 @@ from ..hardware import get_hardware
 from ..memory import get_memory, list_memory, memory_system
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, COLORS, bytes_label, figure, seconds_label
-from ..roofline import bytes_per_value, latency_floor, weight_bytes_needed
+from ..roofline import bytes_per_value, decode_step, latency_floor, weight_bytes_needed
 from ..widgets import Explorer
 
 PRECISIONS = ("bf16", "fp8", "fp4")
@@ -24,7 +24,7 @@ def memory_table(kind: str | None = None) -> Table:
     rows = []
     for name in list_memory(kind):
         tech = get_memory(name)
-        full = tech.capacity_bytes / tech.bandwidth if tech.capacity_bytes else None
+        full = None if tech.bandwidth_per_capacity is None else 1.0 / tech.bandwidth_per_capacity
         rows.append({
             "technology": tech.name, "one unit is": tech.unit,
             "bandwidth": f"{tech.bandwidth / 1e9:,.4g} GB/s",
@@ -166,7 +166,6 @@ def counterpoint_figure(model="llama-3.1-70b", precision="fp8", axes=None):
 
 def decode_step_rate(model, chip, context, weight_bytes):
     """Batch-1 decode tokens/s of ``model`` on ``chip`` at each ``context`` (roofline)."""
-    from ..roofline import decode_step
     return decode_step(model, chip, 1, context, weight_bytes=weight_bytes).tokens_per_second
 
 
