@@ -87,11 +87,6 @@ def test_offload_budget_gives_the_asked_slowdown():
     assert bw.offload_fraction_for_slowdown(1e6, hbm, link) == 1.0
 
 
-def test_offloaded_fraction():
-    assert bw.offloaded_fraction(141e9, 80e9) == pytest.approx(1 - 80 / 141)
-    assert bw.offloaded_fraction(16e9, 80e9) == 0.0
-
-
 def test_batch_that_fits_by_hand():
     model = il.get_model("llama-3.1-70b")
     capacity = 141e9
@@ -157,7 +152,6 @@ def test_generation_table_rows():
     lambda: bw.offload_step_seconds(16e9, 0.5, 0, 52e9),
     lambda: bw.offload_step_seconds("16 GB", 0.5, 3e12, 52e9),
     lambda: bw.offload_fraction_for_slowdown(0.5, 3e12, 52e9),
-    lambda: bw.offloaded_fraction(0, 80e9),
     lambda: bw.batch_that_fits("llama-3.1-8b", 80e9, 0),
     lambda: bw.batch_that_fits("llama-3.1-8b", -1, 1024),
     lambda: bw.largest_model_that_fits(np.array([1e9, 2e9])),

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from inferlab import get_hardware, get_model, parallelism as par
+from inferlab import get_model, parallelism as par
 from inferlab.kv import free_memory_bytes
 from inferlab.roofline import chips_to_hold, decode_step
 

@@ -55,13 +55,6 @@ def offload_fraction_for_slowdown(slowdown, device_bandwidth, link_bandwidth):
     return float(fraction) if fraction.ndim == 0 else fraction
 
 
-def offloaded_fraction(model_bytes, device_capacity):
-    """Fraction of ``model_bytes`` that does not fit in ``device_capacity`` bytes (0 to 1)."""
-    model_bytes = positive(model_bytes, "model_bytes")
-    device_capacity = positive(device_capacity, "device_capacity", allow_zero=True)
-    return np.clip(1.0 - device_capacity / model_bytes, 0.0, 1.0)
-
-
 def largest_model_that_fits(capacity_bytes, *, weight_bytes=2, models=None):
     """The name of the catalogue model with the most parameters whose weights fit in
     ``capacity_bytes`` (``None`` if none does). ``models``: names to choose from."""

@@ -13,7 +13,7 @@ from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, figure, seconds_label
 from ..roofline import chips_to_hold, decode_step, latency_floor
-from .. import kv
+from .. import economics, kv
 from ..widgets import Explorer
 
 CONTEXT_COLOURS = {128: PALETTE["blue"], 1024: PALETTE["orange"], 4096: PALETTE["green"]}
@@ -210,7 +210,7 @@ class BatchExplorer(Explorer):
             "model": widgets.Dropdown(options=list_models(), value="llama-3.1-8b", description="model"),
             "hardware": widgets.Dropdown(options=chips, value="H100-SXM", description="chip"),
             "context": widgets.Dropdown(options=list(self.CONTEXTS), value=1024, description="context"),
-            "usd_per_gpu_hour": widgets.FloatSlider(value=2.0, min=0.5, max=10.0, step=0.25,
+            "usd_per_gpu_hour": widgets.FloatSlider(value=round(economics.gpu_hour_price("H100-SXM") * 4) / 4, min=0.5, max=10.0, step=0.25,
                                                     description="$/GPU-h", readout_format=".2f"),
         }
 
