@@ -242,8 +242,10 @@ class BatchExplorer(Explorer):
             ax.minorticks_off()
         axes[2].set_ylim(0, 100)
         self._floor = axes[0].axhline(1, color=PALETTE["vermillion"], linestyle="--", linewidth=1)
-        self.moving = list(self._dots)
-        self._key = None
+        for ax in axes:
+            ax.set_xlim(1, 2 ** 14)
+        self.moving = [*self._lines, *self._dots, *self._knees, *self._limits, self._floor]
+        self._key, self._first = None, True
         return self.update(**values)
 
     def _curves(self, model, hardware, context, usd_per_gpu_hour):
@@ -258,7 +260,7 @@ class BatchExplorer(Explorer):
 
     def update(self, batch, model, hardware, context, usd_per_gpu_hour) -> str:
         key = (model, hardware, context, round(float(usd_per_gpu_hour), 4))
-        if key != self._key:  # the curves change: new data and limits, render everything again
+        if key != self._key:  # the curves change: new data; new limits only when they must
             self._key = key
             self._state = self._curves(model, hardware, context, usd_per_gpu_hour)
             chips, curves, series, knee, room, floor = self._state
@@ -271,11 +273,24 @@ class BatchExplorer(Explorer):
                 limit.set_width(2 ** 14 - start)
                 limit.set_visible(room < 2 ** 14)
                 if ax.get_yscale() == "log":
-                    ax.set_ylim(values.min() / 1.5, values.max() * 1.5)
-                    ax.minorticks_off()
-                ax.set_xlim(1, 2 ** 14)
+                    # whole decades around the data: most changes keep them, so the saved
+                    # background (ticks, labels) stays valid and only the data is redrawn
+                    wanted = (10.0 ** np.floor(np.log10(values.min())),
+                              10.0 ** np.ceil(np.log10(values.max())))
+                    if wanted[1] <= wanted[0] * 10:
+                        wanted = (wanted[0], wanted[0] * 100)
+                    low, high = ax.get_ylim()
+                    if self._first:
+                        ax.set_ylim(*wanted)
+                    elif not (low <= wanted[0] and wanted[1] <= high):
+                        # grow to hold the new curve too (axes that stay put are easier to
+                        # compare by eye); start afresh past five decades
+                        grown = (min(low, wanted[0]), max(high, wanted[1]))
+                        ax.set_ylim(*(grown if grown[1] <= grown[0] * 1e5 else wanted))
+                        ax.minorticks_off()
+                        self.invalidate()
             self._floor.set_ydata([floor * 1e3, floor * 1e3])
-            self.invalidate()
+            self._first = False
         chips, curves, series, knee, room, floor = self._state
         b = int(round(float(batch)))
         at = int(np.argmin(np.abs(self._batch - b)))
