@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := lessons solutions
 PYTEST_NB := --nbval-lax --nbval-cell-timeout=120
+# every core, one test file (a notebook) per worker so its cells run in order in one kernel
+PARALLEL  := -n auto --dist loadfile
 
 .PHONY: lab test test-lib test-notebooks lessons binder-check bench clean
 
@@ -22,13 +24,13 @@ lab: $(STAMP)
 ## Every test: library, notebook sync, every notebook executed, browser tests.
 ## INFERLAB_QUICK=1 makes lab 03 measure small sizes (seconds, not its full run).
 test: $(STAMP)
-	INFERLAB_STRICT=1 INFERLAB_QUICK=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB)
+	INFERLAB_STRICT=1 INFERLAB_QUICK=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB) $(PARALLEL)
 
 test-lib: $(STAMP)
 	INFERLAB_STRICT=1 $(BIN)/python -m pytest tests
 
 test-notebooks: $(STAMP)
-	INFERLAB_STRICT=1 INFERLAB_QUICK=1 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB)
+	INFERLAB_STRICT=1 INFERLAB_QUICK=1 $(BIN)/python -m pytest $(NOTEBOOKS) $(PYTEST_NB) $(PARALLEL)
 
 ## Benchmarks: notebook run times, widget redraws, import, model, simulator (QUICK=1: fewer repeats).
 bench: $(STAMP)
