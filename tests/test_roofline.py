@@ -117,3 +117,19 @@ def test_bad_prefill_input():
         il.prefill_step(MODEL, CHIP, 0)
     with pytest.raises(ValueError, match="batch"):
         il.prefill_step(MODEL, CHIP, 10, batch=-1)
+
+
+def test_inputs_are_never_modified():
+    batch = np.array([1.0, 8.0, 64.0])
+    context = np.array([128.0, 4096.0, 65536.0])
+    before = batch.copy(), context.copy()
+    for chips in (1, 4):
+        il.decode_step(MODEL, CHIP, batch, context, chips=chips)
+        il.prefill_step(MODEL, CHIP, context, batch, chips=chips)
+    assert np.array_equal(batch, before[0]) and np.array_equal(context, before[1])
+
+
+def test_chips_split_work_with_array_chips():
+    chips = np.array([1, 2, 8])
+    steps = il.decode_step(MODEL, CHIP, 16, 1024, chips=chips)
+    assert steps.flops[0] == pytest.approx(8 * steps.flops[2])

@@ -90,9 +90,15 @@ def matmul_bytes(m, k, n, bytes_per_value=2, *, input_bytes=None, weight_bytes=N
 
 def _cost(model: Model, chip: Hardware, tokens, weight_params, kv_bytes, flops, weight_bytes,
           compute_dtype, chips) -> StepCost:
+    # Written to allocate few full-size arrays: on a 1000 x 1000 grid each one costs page
+    # faults, and the arrays built by the callers are fresh, so they may be divided in place.
     weight_traffic = weight_params * weight_bytes / chips
-    kv_traffic = kv_bytes / chips
-    flops = flops / chips
+    if np.ndim(chips):  # chips as an array broadcasts: new arrays
+        kv_traffic, flops = kv_bytes / chips, flops / chips
+    elif chips != 1:
+        kv_traffic, flops = _scaled(kv_bytes, 1.0 / chips), _scaled(flops, 1.0 / chips)
+    else:
+        kv_traffic = kv_bytes
     total_bytes = weight_traffic + kv_traffic
     memory_seconds = total_bytes / chip.memory_bandwidth
     compute_seconds = flops / chip.peak_flops(compute_dtype)
@@ -106,6 +112,14 @@ def _cost(model: Model, chip: Hardware, tokens, weight_params, kv_bytes, flops, 
         kv_bytes=kv_traffic,
         tokens=tokens,
     )
+
+
+def _scaled(values, factor):
+    """``values * factor``, in place when ``values`` is an array the caller just made."""
+    if isinstance(values, np.ndarray) and values.flags.writeable:
+        values *= factor
+        return values
+    return values * factor
 
 
 def _inputs(model, hardware, weight_bytes, kv_bytes, compute_dtype, chips):
@@ -136,10 +150,11 @@ def decode_step(model, hardware, batch, context, *, weight_bytes=2, kv_bytes=2,
         model, hardware, weight_bytes, kv_bytes, compute_dtype, chips)
     batch = positive(batch, "batch", integer=True)
     context = positive(context, "context", integer=True)
-    kv_traffic = batch * (context + 1) * model.kv_bytes_per_token(kv_bytes)
+    kv_traffic = _scaled(batch * (context + 1), model.kv_bytes_per_token(kv_bytes))
     flops = batch * (2.0 * model.matmul_params
                      + model.decode_attention_flops_per_position * context)
-    return _cost(model, chip, batch * np.ones_like(context), model.weight_params_read(batch),
+    tokens = np.broadcast_to(batch, np.broadcast_shapes(np.shape(batch), np.shape(context)))
+    return _cost(model, chip, tokens if tokens.ndim else batch, model.weight_params_read(batch),
                  kv_traffic, flops, weight_bytes, compute_dtype, chips)
 
 
