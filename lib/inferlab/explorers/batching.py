@@ -31,7 +31,8 @@ def _measured_decode(device, context):
 def cost_vs_batch(usd_per_gpu_hour, model="llama-3.1-8b", hardware="H100-SXM", device="h100",
                   contexts=(128, 1024, 4096)):
     """Two panels against batch: the step time (flat, then rising) and the dollars per
-    million tokens (falling, then flat), roofline lines and measured H100 points."""
+    million tokens (falling, then flat), roofline lines (dotted where the batch's KV cache
+    would not fit in memory) and measured H100 points."""
     fig, axes = figure(ncols=2, width=10.0, height=3.8)
     left, right = axes[0]
     chip = get_hardware(hardware)
@@ -39,12 +40,21 @@ def cost_vs_batch(usd_per_gpu_hour, model="llama-3.1-8b", hardware="H100-SXM", d
     for context, colour in zip(contexts, CONTEXT_COLOURS.values()):
         curves = batch_sweep(model, chip, batch, context)
         measured_batch, measured_seconds = _measured_decode(device, context)
-        left.plot(batch, curves.step_seconds * 1e3, color=colour, label=f"roofline, context {context}")
+        # solid where the batch's KV cache fits beside the weights, dotted where it does not
+        fits = batch <= max(kv.max_batch(model, chip, context), 1)
+        cost = curves.usd_per_million_tokens(usd_per_gpu_hour)
+        for keep, style, label in ((fits, "-", f"roofline, context {context}"), (~fits, ":", None)):
+            if keep.any():
+                edge = np.flatnonzero(keep)
+                span = slice(max(edge[0] - 1, 0), edge[-1] + 1)  # join the two pieces
+                left.plot(batch[span], curves.step_seconds[span] * 1e3, color=colour,
+                          linestyle=style, label=label)
+                right.plot(batch[span], cost[span], color=colour, linestyle=style)
         left.plot(measured_batch, measured_seconds * 1e3, color=colour, **MEASURED)
-        right.plot(batch, curves.usd_per_million_tokens(usd_per_gpu_hour), color=colour)
         right.plot(measured_batch, measured_seconds / measured_batch * usd_per_gpu_hour / 3600 * 1e6,
                    color=colour, **MEASURED)
     left.plot([], [], color=PALETTE["black"], label=f"measured on {chip.name}", **MEASURED)
+    left.plot([], [], color=PALETTE["black"], linestyle=":", label="roofline where the KV cache does not fit")
     left.set(xscale="log", yscale="log", xlabel="batch (sequences per step)",
              ylabel="step time = each user's ms per token", title="the step: flat, then rising")
     right.set(xscale="log", yscale="log", xlabel="batch (sequences per step)",
