@@ -25,7 +25,7 @@ import numpy as np
 from . import economics
 from .hardware import get_hardware
 from .models import get_model
-from .roofline import StepCost, decode_step, roofline_seconds
+from .roofline import StepCost, bound, decode_step, roofline_seconds
 from ._validate import positive
 from .intensity import knee_batch  # one home for B*; used by moe_knee_batch
 
@@ -54,8 +54,7 @@ class BatchCurves:
     @property
     def bound(self):
         """'memory' or 'compute' per batch."""
-        verdict = np.where(np.asarray(self.memory_seconds) >= self.compute_seconds, "memory", "compute")
-        return str(verdict) if verdict.ndim == 0 else verdict
+        return bound(self.memory_seconds, self.compute_seconds)
 
     def usd_per_million_tokens(self, usd_per_gpu_hour=None):
         """Dollars per million generated tokens at a rental price per GPU-hour (every chip

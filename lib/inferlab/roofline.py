@@ -24,6 +24,12 @@ def bytes_per_value(precision) -> float:
     return BYTES_PER_VALUE[precision]
 
 
+def bound(memory_seconds, compute_seconds):
+    """'memory' where memory time is at least compute time, else 'compute' (arrays broadcast)."""
+    verdict = np.where(np.asarray(memory_seconds) >= compute_seconds, "memory", "compute")
+    return str(verdict) if verdict.ndim == 0 else verdict
+
+
 @dataclass(frozen=True)
 class StepCost:
     """Cost of one step on one chip. Seconds in s, bytes in bytes, flops in FLOP.
@@ -44,8 +50,7 @@ class StepCost:
     @property
     def bound(self):
         """'memory' or 'compute' (an array of them for array inputs)."""
-        verdict = np.where(np.asarray(self.memory_seconds) >= self.compute_seconds, "memory", "compute")
-        return str(verdict) if verdict.ndim == 0 else verdict
+        return bound(self.memory_seconds, self.compute_seconds)
 
     @property
     def intensity(self):
