@@ -187,3 +187,13 @@ def test_relation_exercises_grade_the_learners_own_numbers():
         assert exercises.grade(qid, answer, **inputs).status == "correct", qid
         assert exercises.grade(qid, answer * 3.7, **inputs).status == "wrong", qid
         assert exercises.grade(qid, answer).status == "type", qid  # inputs forgotten: a message
+
+
+def test_cache_warning_when_the_weight_matrix_fits_in_the_cache():
+    from dataclasses import replace
+    result = measure.measure_machine(quick=True, gpu=False, progress=False)
+    assert result.cache_warning == ""  # quick mode already says it is not the roofline
+    big_cache = replace(result.machine, last_level_cache_bytes=10**12)
+    small_cache = replace(result.machine, last_level_cache_bytes=1)
+    assert "cache" in replace(result, quick=False, machine=big_cache).cache_warning
+    assert replace(result, quick=False, machine=small_cache).cache_warning == ""

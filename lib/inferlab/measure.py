@@ -521,6 +521,20 @@ class Measurement:
     gpu_message: str = ""
     extra: dict = field(default_factory=dict)
 
+    @property
+    def cache_warning(self) -> str:
+        """A sentence when the sweep's weight matrix fits in the last-level cache (so the
+        'bandwidth' the sweep shows is partly the cache's), else ''."""
+        from .plotting import bytes_label
+        cache = self.machine.last_level_cache_bytes
+        weight_bytes = float(self.sweep["K"][0] * self.sweep["N"][0]) * 4  # float32
+        if self.quick or not cache or weight_bytes > cache:
+            return ""
+        return (f"Note: this CPU reports a {bytes_label(cache)} last-level cache, at least as large as the "
+                f"sweep's {bytes_label(weight_bytes)} weight matrix, so the sweep's memory-bound "
+                "points are partly served from the cache: read the bandwidth from the "
+                "bandwidth measurement above, and expect the timed step to beat its prediction.")
+
 
 def measure_machine(*, quick=None, gpu=True, progress=True) -> Measurement:
     """Describe this machine, measure its bandwidth and its matrix-product sweep, fit its
