@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 ## Open the course in JupyterLab at the first lesson.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) lessons/00_start_here.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" lessons/00_start_here.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ## Every test: library, notebook sync, every notebook executed, browser tests.
 ## INFERLAB_QUICK=1 makes lab 03 measure small sizes (seconds, not its full run).
