@@ -7,9 +7,9 @@ import numpy as np
 
 from ..display import Table
 from ..economics import cost_per_million_tokens, gpu_hour_price
-from ..plotting import PALETTE, figure
+from ..plotting import PALETTE, figure, seconds_label
 from ..schedule import (Requests, geometric_lengths, make_requests, simulate_continuous,
-                        simulate_fixed_interval, step_table, timetable_queue)
+                        simulate_fixed_interval, simulate_seat_holding, step_table, timetable_queue)
 from ..widgets import Explorer
 
 
@@ -123,15 +123,39 @@ def compare_servers(model="llama-3.1-8b", hardware="H100-SXM", capacity=64, cont
 
 
 @lru_cache(maxsize=16)
-def _unit_rate_stream(mean_burst: float, count: int, seed: int):
+def _unit_rate_stream(mean_burst: float, count: int, seed: int, mean_answer: int = 300):
     """Arrivals at one request per second (scaled by 1/rate for any rate: exact for these
-    processes) and geometric output lengths with mean 300."""
-    return make_requests(1.0, count, mean_burst=mean_burst, output_tokens=geometric_lengths(300), seed=seed)
+    processes) and geometric output lengths with mean ``mean_answer`` tokens (the arrivals
+    do not depend on it)."""
+    return make_requests(1.0, count, mean_burst=mean_burst, output_tokens=geometric_lengths(mean_answer),
+                         seed=seed)
+
+
+@lru_cache(maxsize=64)
+def _seat_holding_knee(mean_answer: int, seats: int, mean_burst: float, loads: tuple, count: int):
+    """Mean wait (in intervals) at each offered load rate x answer x T / seats when each
+    sequence keeps its seat for its whole answer (geometric, mean ``mean_answer`` tokens).
+    In units of T it does not depend on T (arrival times scale with it), so it is computed
+    once with T = 1 for each (answer, seats, burst)."""
+    base = _unit_rate_stream(mean_burst, count, 0, mean_answer)
+    waits = []
+    for load in loads:
+        rate = load * seats / mean_answer
+        requests = Requests(base.arrival / rate, base.input_tokens, base.output_tokens, rate, mean_burst)
+        waits.append(float(simulate_seat_holding(requests, 1.0, seats).wait.mean()))
+    return waits
 
 
 class TrainScheduleExplorer(Explorer):
-    """Arrival rate, interval, seats and burstiness -> the time-to-first-token histogram
-    (p50, p99 marked), the knee of the wait against load, utilisation and cost."""
+    """Arrival rate, interval, seats, burstiness and how long a request holds its seat ->
+    the time-to-first-token histogram (p50, p99 marked), the knee of the wait against load,
+    utilisation and cost.
+
+    ``answer_tokens`` = 1: the plain timetable, one seat per request per departure (its
+    boarding only; :func:`simulate_fixed_interval`). Above 1: each sequence keeps its seat
+    for its whole answer, geometric lengths with that mean (:func:`simulate_seat_holding`),
+    so the offered load is rate x answer x interval / seats.
+    """
 
     figsize = (9.0, 3.5)
     count = 30_000
@@ -150,9 +174,12 @@ class TrainScheduleExplorer(Explorer):
                                          description="seats", style=style),
             "mean_burst": widgets.FloatSlider(value=1, min=1, max=20, step=0.5,
                                               description="mean burst", style=style),
+            "answer_tokens": widgets.Dropdown(options=[("boarding only (1 step)", 1), ("16 tokens", 16),
+                                                       ("64 tokens", 64), ("300 tokens", 300)],
+                                              value=1, description="seat held for", style=style),
         }
 
-    def draw(self, fig, rate, interval_ms, capacity, mean_burst) -> str:
+    def draw(self, fig, rate, interval_ms, capacity, mean_burst, answer_tokens=1) -> str:
         left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
         self._edges = np.geomspace(1e-3, 300.0, 91)
         self._hist = left.stairs(np.zeros(90), self._edges * 1e3, fill=True, color=PALETTE["sky"])
@@ -167,31 +194,33 @@ class TrainScheduleExplorer(Explorer):
                                  linestyle="none", label="these settings")
         right.axhline(0.5, color=PALETTE["black"], linestyle=":", linewidth=1, label="T/2")
         right.axvspan(1.0, 1.5, color=PALETTE["vermillion"], alpha=0.08)
-        right.set(yscale="log", ylim=(0.01, 1e4), xlim=(0, 1.5), xlabel="offered load (rate × T / seats)",
+        right.set(yscale="log", ylim=(0.01, 1e4), xlim=(0, 1.5), xlabel=self._load_label(answer_tokens),
                   ylabel="mean wait (intervals T, log)", title="wait against load")
+        self._right = right
         right.legend(loc="upper left", fontsize=8)
         self.moving = [self._hist, self._p50, self._p99, self._knee, self._here]
-        return self.update(rate, interval_ms, capacity, mean_burst)
+        return self.update(rate, interval_ms, capacity, mean_burst, answer_tokens)
 
-    def update(self, rate, interval_ms, capacity, mean_burst) -> str:
+    def update(self, rate, interval_ms, capacity, mean_burst, answer_tokens=1) -> str:
         interval, capacity = float(interval_ms) / 1e3, int(capacity)
         mean_burst = round(float(mean_burst), 2)
+        answer = int(answer_tokens)
+        label = self._load_label(answer)
+        if self._right.get_xlabel() != label:  # switched between one seat and seats held
+            self._right.set_xlabel(label)
+            self.invalidate()
+        if answer > 1:
+            return self._update_seat_holding(float(rate), interval, capacity, mean_burst, answer)
         base = _unit_rate_stream(mean_burst, self.count, 0)
         requests = Requests(base.arrival / rate, base.input_tokens, base.output_tokens, float(rate), mean_burst)
         result = simulate_fixed_interval(requests, interval, capacity)
-        counts, _ = np.histogram(np.clip(result.ttft, self._edges[0], self._edges[-1] * 0.999), self._edges)
-        self._hist.set_data(counts / len(requests))
-        ttft = result.stats("ttft")
-        self._p50.set_xdata([ttft["p50"] * 1e3] * 2)
-        self._p99.set_xdata([ttft["p99"] * 1e3] * 2)
         knee = []
         for load in self.knee_loads:
             knee_rate = load * capacity / interval
             short = Requests(base.arrival[:self.knee_count] / knee_rate, base.input_tokens[:self.knee_count],
                              base.output_tokens[:self.knee_count], knee_rate, mean_burst)
             knee.append(simulate_fixed_interval(short, interval, capacity).wait.mean() / interval)
-        self._knee.set_ydata(knee)
-        self._here.set_data([min(result.offered_load, 1.49)], [max(result.wait.mean() / interval, 0.011)])
+        ttft = self._show(result, knee)
         cost = result.cost_per_million_tokens(gpu_hour_price("H100-SXM"))
         latency = result.stats("latency")
         warning = f"<br><b style='color:#D55E00'>{result.message}</b>" if result.message else ""
@@ -203,3 +232,47 @@ class TrainScheduleExplorer(Explorer):
                 f"whole answer (300 tokens on average, its later tokens not queued) p99 {latency['p99']:.2f} s. "
                 f"{result.tokens_per_second:,.0f} seats filled per second (one token each); one H100 at "
                 f"${gpu_hour_price('H100-SXM'):.2f}/h: <b>${cost:.2f} per million of them</b>.{warning}")
+
+    @staticmethod
+    def _load_label(answer_tokens) -> str:
+        if int(answer_tokens) > 1:
+            return "offered load (rate × answer × T / seats)"
+        return "offered load (rate × T / seats)"
+
+    def _show(self, result, knee):
+        """Move the artists: the TTFT histogram, its p50 and p99, the knee and the star."""
+        counts, _ = np.histogram(np.clip(result.ttft, self._edges[0], self._edges[-1] * 0.999), self._edges)
+        self._hist.set_data(counts / len(result.ttft))
+        ttft = result.stats("ttft")
+        self._p50.set_xdata([ttft["p50"] * 1e3] * 2)
+        self._p99.set_xdata([ttft["p99"] * 1e3] * 2)
+        self._knee.set_ydata(knee)
+        self._here.set_data([min(result.offered_load, 1.49)],
+                            [max(result.wait.mean() / result.interval, 0.011)])
+        return ttft
+
+    def _update_seat_holding(self, rate, interval, seats, mean_burst, answer) -> str:
+        """Each sequence keeps its seat for its whole answer (geometric, mean ``answer``)."""
+        base = _unit_rate_stream(mean_burst, self.count, 0, answer)
+        requests = Requests(base.arrival / rate, base.input_tokens, base.output_tokens, rate, mean_burst)
+        result = simulate_seat_holding(requests, interval, seats)
+        # The queue of held seats settles slowly near saturation: its knee uses as many requests
+        # as the histogram (about 70 ms once per answer, seats and burst, then cached).
+        knee = _seat_holding_knee(answer, seats, mean_burst, tuple(self.knee_loads.tolist()), self.count)
+        ttft = self._show(result, knee)
+        cost = result.cost_per_million_tokens(gpu_hour_price("H100-SXM"))
+        latency = result.stats("latency")
+        warning = f"<br><b style='color:#D55E00'>{result.message}</b>" if result.message else ""
+        mean_tokens = float(requests.output_tokens.mean())
+        return (f"{rate:,.1f} requests/s (bursts of {mean_burst:g} on average) to a train every "
+                f"<b>{interval * 1e3:.0f} ms</b> with <b>{seats} seats</b>, each request answering "
+                f"<b>{answer} tokens</b> on average (geometric): each sequence <b>holds its seat for its whole "
+                f"answer</b>, so the offered load is rate × answer × interval / seats = "
+                f"{rate:,.1f} × {mean_tokens:.0f} × {interval * 1e3:.0f} ms / {seats} = "
+                f"<b>{result.offered_load:.2f}</b>, and a full train frees only about {seats / answer:.2g} seats per "
+                f"departure. Seats filled <b>{result.utilisation:.0%}</b>. Wait: mean "
+                f"{seconds_label(result.wait.mean())} (T/2 = {interval * 500:.1f} ms). Time to first token p50 "
+                f"<b>{seconds_label(ttft['p50'])}</b>, p99 <b>{seconds_label(ttft['p99'])}</b>; whole answer p99 "
+                f"{seconds_label(latency['p99'])}. {result.tokens_per_second:,.0f} tokens per second (every "
+                f"output token); one H100 at ${gpu_hour_price('H100-SXM'):.2f}/h: "
+                f"<b>${cost:.2f} per million tokens</b>.{warning}")
