@@ -349,3 +349,44 @@ def test_seat_holding_rejects_bad_input():
         schedule.simulate_seat_holding(requests, -1.0, 4)
     with pytest.raises(ValueError, match="requests"):
         schedule.simulate_seat_holding([0.1, 0.2], 0.01, 4)
+
+
+# --- the explorer's "seat held for" control -------------------------------------------------------
+def test_explorer_answer_length_holds_seats_for_every_option():
+    import re
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from inferlab.explorers.train_schedule import TrainScheduleExplorer
+
+    explorer = TrainScheduleExplorer()
+    explorer.widget()
+    controls = explorer._controls
+    assert [value for _, value in controls["answer_tokens"].options] == [1, 16, 64, 300]
+    one_seat = explorer.values()
+    controls["rate"].value = 2000.0
+    controls["rate"].value = one_seat["rate"]  # redraw the default with the live figure
+    default_summary, default_knee = explorer._summary.value, explorer._knee.get_ydata().copy()
+    assert "holds its seat" not in default_summary
+    for answer in (16, 64, 300):
+        controls["answer_tokens"].value = answer
+        summary = explorer._summary.value
+        assert "holds its seat for its whole answer" in summary
+        # 2400/s x 16 tokens x 20 ms / 64 seats = 12: far past saturation for every long answer
+        assert "overloaded" in summary
+    controls["rate"].value = 10 ** 0.9  # 7.94/s x 300 x 20 ms / 64 seats = 0.74 (geometric answers)
+    summary = explorer._summary.value
+    load = float(re.search(r"interval / seats = .*?<b>([\d.]+)</b>", summary).group(1))
+    assert load == pytest.approx(10 ** 0.9 * 300 * 0.020 / 64, rel=0.05)
+    assert "overloaded" not in summary and "Cannot draw" not in summary
+    held_knee = explorer._knee.get_ydata()
+    at_09 = list(TrainScheduleExplorer.knee_loads).index(0.9)
+    assert held_knee[at_09] > 5 * default_knee[at_09]  # about B/L seats turn over, not B
+    for seats in (1, 512):  # every seat count still draws with held seats
+        controls["capacity"].value = seats
+        assert "holds its seat" in explorer._summary.value
+    controls["capacity"].value = one_seat["capacity"]
+    controls["rate"].value = one_seat["rate"]
+    controls["answer_tokens"].value = 1  # back to the one-seat timetable, exactly as before
+    assert explorer._summary.value == default_summary
+    np.testing.assert_allclose(explorer._knee.get_ydata(), default_knee)
