@@ -247,8 +247,8 @@ class TrainScheduleExplorer(Explorer):
         self._p50.set_xdata([ttft["p50"] * 1e3] * 2)
         self._p99.set_xdata([ttft["p99"] * 1e3] * 2)
         self._knee.set_ydata(knee)
-        self._here.set_data([min(result.offered_load, 1.49)],
-                            [max(result.wait.mean() / result.interval, 0.011)])
+        wait = min(max(result.wait.mean() / result.interval, 0.011), 8e3)  # kept on the axes
+        self._here.set_data([min(result.offered_load, 1.49)], [wait])
         return ttft
 
     def _update_seat_holding(self, rate, interval, seats, mean_burst, answer) -> str:
@@ -264,13 +264,14 @@ class TrainScheduleExplorer(Explorer):
         latency = result.stats("latency")
         warning = f"<br><b style='color:#D55E00'>{result.message}</b>" if result.message else ""
         mean_tokens = float(requests.output_tokens.mean())
-        return (f"{rate:,.1f} requests/s (bursts of {mean_burst:g} on average) to a train every "
+        rate_text = f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
+        return (f"{rate_text} requests/s (bursts of {mean_burst:g} on average) to a train every "
                 f"<b>{interval * 1e3:.0f} ms</b> with <b>{seats} seats</b>, each request answering "
                 f"<b>{answer} tokens</b> on average (geometric): each sequence <b>holds its seat for its whole "
                 f"answer</b>, so the offered load is rate × answer × interval / seats = "
-                f"{rate:,.1f} × {mean_tokens:.0f} × {interval * 1e3:.0f} ms / {seats} = "
-                f"<b>{result.offered_load:.2f}</b>, and a full train frees only about {seats / answer:.2g} seats per "
-                f"departure. Seats filled <b>{result.utilisation:.0%}</b>. Wait: mean "
+                f"{rate_text} × {mean_tokens:.0f} × {interval * 1e3:.0f} ms / {seats} = "
+                f"<b>{result.offered_load:.2f}</b>, and a full train frees only about {seats / answer:.2g} "
+                f"seats per departure. Seats filled <b>{result.utilisation:.0%}</b>. Wait: mean "
                 f"{seconds_label(result.wait.mean())} (T/2 = {interval * 500:.1f} ms). Time to first token p50 "
                 f"<b>{seconds_label(ttft['p50'])}</b>, p99 <b>{seconds_label(ttft['p99'])}</b>; whole answer p99 "
                 f"{seconds_label(latency['p99'])}. {result.tokens_per_second:,.0f} tokens per second (every "
