@@ -20,6 +20,23 @@ def normalise(name: str) -> str:
     return re.sub(r"[\s\-_.]+", "", str(name).lower())
 
 
+def index(entries) -> dict:
+    """A look-up table: each entry under its normalised ``name`` and ``aliases`` (first wins)."""
+    table = {}
+    for entry in entries:
+        for name in (entry.name, *entry.aliases):
+            table.setdefault(normalise(name), entry)
+    return table
+
+
+def data_rows(filename: str) -> list:
+    """The rows of a CSV file in ``inferlab/data`` as dicts."""
+    import csv
+    from importlib import resources
+    text = resources.files("inferlab").joinpath("data", filename).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
 def find(name, table: dict, what: str):
     """Return ``table[key]`` whose key or alias matches ``name`` forgivingly.
 

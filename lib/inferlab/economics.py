@@ -6,11 +6,10 @@ Prices are in US dollars. ``data/prices.csv`` holds published API prices per mil
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
+from . import _lookup
 from ._validate import optional_number, positive
 
 SECONDS_PER_HOUR = 3600.0
@@ -81,11 +80,6 @@ class GpuPrice:
 
 
 
-def _rows(name: str) -> list:
-    path = resources.files("inferlab").joinpath("data", name)
-    return list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
-
-
 @lru_cache(maxsize=None)
 def api_prices() -> tuple:
     """Every published API price in ``data/prices.csv``."""
@@ -96,7 +90,7 @@ def api_prices() -> tuple:
                           output=optional_number(r["output_usd_per_Mtok"]),
                           speedup=optional_number(r.get("speedup")), source=r["source"],
                           source_date=r["source_date"], confidence=r["confidence"],
-                          notes=r["notes"]) for r in _rows("prices.csv"))
+                          notes=r["notes"]) for r in _lookup.data_rows("prices.csv"))
 
 
 def find_prices(provider: str | None = None, model: str | None = None,
@@ -115,7 +109,7 @@ def gpu_prices() -> tuple:
                           usd_per_gpu_hour=float(r["usd_per_gpu_hour"]),
                           pricing_kind=r["pricing_kind"], source=r["source"],
                           source_date=r["source_date"], confidence=r["confidence"],
-                          notes=r["notes"]) for r in _rows("gpu_prices.csv"))
+                          notes=r["notes"]) for r in _lookup.data_rows("gpu_prices.csv"))
 
 
 def gpu_hour_price(hardware: str = "H100-SXM") -> float:

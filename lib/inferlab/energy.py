@@ -17,11 +17,9 @@ Everything is SI: joules, bytes, FLOPs, seconds, watts.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
@@ -30,6 +28,7 @@ from .economics import electricity_cost_per_million_tokens
 from .hardware import canonical_dtype, get_hardware
 from .models import get_model
 from .roofline import decode_step
+from . import _lookup
 from ._validate import positive
 
 PICO = 1e-12
@@ -69,9 +68,8 @@ class OperationEnergy:
 @lru_cache(maxsize=None)
 def published_energies() -> tuple:
     """Every row of ``data/energy.csv`` (Horowitz 2014, Dally 2019), with its source."""
-    text = resources.files("inferlab").joinpath("data/energy.csv").read_text(encoding="utf-8")
     rows = []
-    for r in csv.DictReader(text.splitlines()):
+    for r in _lookup.data_rows("energy.csv"):
         rows.append(OperationEnergy(
             key=r["key"], operation=r["operation"], kind=r["kind"],
             bits=int(r["bits"]) if r["bits"].strip() else 0, process=r["process"],

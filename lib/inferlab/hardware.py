@@ -5,11 +5,9 @@ library everything is SI: bytes, bytes per second, FLOP per second, watts.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 
 from . import _lookup
 from ._validate import optional_number, positive
@@ -127,13 +125,7 @@ def _from_row(row: dict) -> Hardware:
 
 @lru_cache(maxsize=None)
 def _catalogue() -> dict:
-    text = resources.files("inferlab").joinpath("data/hardware.csv").read_text(encoding="utf-8")
-    table = {}
-    for row in csv.DictReader(text.splitlines()):
-        chip = _from_row(row)
-        for name in (chip.name, *chip.aliases):
-            table.setdefault(_lookup.normalise(name), chip)
-    return table
+    return _lookup.index(_from_row(row) for row in _lookup.data_rows("hardware.csv"))
 
 
 def get_hardware(name) -> Hardware:

@@ -11,10 +11,8 @@ roofline functions (``latency_floor``, ``decode_step``) work on it unchanged.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from . import _lookup
 from ._validate import optional_number, positive
@@ -100,13 +98,7 @@ def _from_row(row: dict) -> MemoryTech:
 
 @lru_cache(maxsize=None)
 def _catalogue() -> dict:
-    text = resources.files("inferlab").joinpath("data/memory.csv").read_text(encoding="utf-8")
-    table = {}
-    for row in csv.DictReader(text.splitlines()):
-        tech = _from_row(row)
-        for name in (tech.name, *tech.aliases):
-            table.setdefault(_lookup.normalise(name), tech)
-    return table
+    return _lookup.index(_from_row(row) for row in _lookup.data_rows("memory.csv"))
 
 
 def get_memory(name) -> MemoryTech:

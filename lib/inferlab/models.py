@@ -242,12 +242,7 @@ def _from_dict(entry: dict) -> Model:
 @lru_cache(maxsize=None)
 def _catalogue() -> dict:
     text = resources.files("inferlab").joinpath("data/models.json").read_text(encoding="utf-8")
-    table = {}
-    for entry in json.loads(text):
-        model = _from_dict(entry)
-        for name in (model.name, *model.aliases):
-            table.setdefault(_lookup.normalise(name), model)
-    return table
+    return _lookup.index(_from_dict(entry) for entry in json.loads(text))
 
 
 def get_model(name) -> Model:

@@ -21,10 +21,8 @@ bytes in bytes, bandwidths in bytes/s; arrays broadcast.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
@@ -69,9 +67,8 @@ class LinkLatency:
 
 @lru_cache(maxsize=None)
 def _latency_table() -> dict:
-    text = resources.files("inferlab").joinpath("data/link_latency.csv").read_text(encoding="utf-8")
     table = {}
-    for row in csv.DictReader(text.splitlines()):
+    for row in _lookup.data_rows("link_latency.csv"):
         entry = LinkLatency(row["link"], float(row["latency_us"]) * 1e-6, float(row["low_us"]) * 1e-6,
                             float(row["high_us"]) * 1e-6, row["source"], row["confidence"], row["notes"])
         table[_lookup.normalise(entry.link)] = entry

@@ -32,17 +32,16 @@ Everything is a roofline, so costs are lower bounds: a real server is slower.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import statistics
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from . import batching, economics, kv, reference, serving
+from . import _lookup
 from ._validate import positive
 from .hardware import get_hardware
 from .models import get_model
@@ -477,8 +476,7 @@ def compare_with_published(sheet: PriceSheet) -> list:
 def serving_report(provider: str = "DeepSeek") -> dict:
     """A provider's published serving statistics from ``data/serving_reports.csv``:
     quantity -> value (units in the table; DeepSeek's 24 hours of V3/R1 serving, 2025)."""
-    path = resources.files("inferlab").joinpath("data", "serving_reports.csv")
-    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    rows = _lookup.data_rows("serving_reports.csv")
     report = {r["quantity"]: float(r["value"]) for r in rows if r["provider"] == provider}
     if not report:
         raise ValueError(f"no serving report for {provider!r}; known: {sorted({r['provider'] for r in rows})}")
