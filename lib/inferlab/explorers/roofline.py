@@ -180,15 +180,15 @@ class RooflineExplorer(Explorer):
     figsize = (9.5, 3.8)
 
     things_to_try = (
-        ("Find the batch at which an 8192 × 8192 product turns compute-bound on a B200, then on "
-         "an A100-80GB: are they far apart?", {"hardware": "B200", "operation": "matmul", "rows": 256}),
+        ("Find the batch where an 8192 × 8192 product turns compute-bound on a B200, then on an A100-80GB.",
+         {"hardware": "B200", "operation": "matmul", "rows": 256}),
         ("Switch to fp8 on the H100 and move M: does the knee move?",
          {"hardware": "H100-SXM", "operation": "matmul", "precision": "fp8", "rows": 512}),
-        ("Put decode attention on the A100-80GB (the lowest ridge) at the largest batch: can you make "
-         "it compute-bound?", {"hardware": "A100-80GB", "operation": "decode attention", "rows": 65536}),
-        ("Make prefill attention memory-bound on a TPU v6e (ridge 560).",
+        ("Put decode attention on the A100-80GB at the largest batch: can it turn compute-bound?",
+         {"hardware": "A100-80GB", "operation": "decode attention", "rows": 65536}),
+        ("Make prefill attention memory-bound on a TPU v6e.",
          {"hardware": "TPU-v6e", "operation": "prefill attention", "rows": 1, "length": 128}),
-        ("Give an A100-40GB decode attention for 256 sequences of 131,072 tokens: read the warning.",
+        ("Give an A100-40GB decode attention for 256 sequences of 131,072 tokens.",
          {"hardware": "A100-40GB", "operation": "decode attention", "rows": 256, "length": 131072}),
     )
 
