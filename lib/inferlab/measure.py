@@ -103,15 +103,15 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def _cgroup_cpu_limit() -> float:
-    """CPUs a container's quota allows (cgroup v2 ``cpu.max`` or v1 ``cfs_quota_us``), inf if none."""
-    for quota_file, period_file in (("/sys/fs/cgroup/cpu.max", None),
-                                    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")):
+def _cgroup_cpu_limit(root: str = "/sys/fs/cgroup") -> float:
+    """CPUs a container's quota allows (cgroup v2 ``cpu.max``, or v1 ``cpu.cfs_quota_us`` over
+    ``cpu.cfs_period_us``), at least 1; inf where there is no quota."""
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
         try:
-            with open(quota_file, encoding="utf-8") as handle:
+            with open(os.path.join(root, quota_file), encoding="utf-8") as handle:
                 fields = handle.read().split()
             if period_file is not None:
-                with open(period_file, encoding="utf-8") as handle:
+                with open(os.path.join(root, period_file), encoding="utf-8") as handle:
                     fields.append(handle.read().strip())
         except OSError:
             continue
