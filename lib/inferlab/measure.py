@@ -450,7 +450,9 @@ def gemm_sweep(m_values=None, k=None, n=None, repeats=None, *, quick=None, progr
     m_values, k, n, repeats = _sweep_inputs(m_values, k, n, repeats, quick)
     bar, own = _progress(progress, len(m_values), "matrix products")
     weights = np.full((n, k), 1.0 / k, dtype=np.float32)  # [out, in], as nn.Linear stores it
-    products = [_SplitProduct(weights, np.full((k, m), 0.5, dtype=np.float32)) for m in m_values]  # X.T
+    # X.T, [K, M]; at M = 1 a plain vector, so every BLAS takes its matrix-vector routine
+    products = [_SplitProduct(weights, np.full((k, m) if m > 1 else k, 0.5, dtype=np.float32))
+                for m in m_values]
     best = np.full(len(m_values), np.inf)
     spent = np.zeros(len(m_values))
     with single_threaded_blas(), ThreadPoolExecutor(usable_cores()) as pool:
