@@ -173,7 +173,7 @@ def test_measured_steps_make_a_fast_tier_curve():
 
 @pytest.mark.parametrize("call", [
     lambda: knee_batch("H100-SXM", weight_bytes=0),
-    lambda: knee_batch("M2-Ultra"),
+    lambda: knee_batch(il.Hardware(name="no-flops", memory_bytes=1e9, memory_bandwidth=1e11)),
     lambda: knee_batch("no-such-chip"),
     lambda: moe_knee_batch("H100-SXM", 8, 16),
     lambda: moe_knee_batch("H100-SXM", 0, 1),

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from inferlab import decode_step, get_hardware, get_model, kv
+from inferlab.hardware import Hardware
 from inferlab.models import Model
 
 
@@ -166,7 +167,7 @@ def test_published_long_context_steps_are_found():
     lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", 100, chips=1.5),
     lambda: kv.free_memory_bytes("llama-3.1-8b", "H100-SXM", memory_fraction=1.2),
     lambda: kv.kv_weight_crossover_context("llama-3.1-8b", 0),
-    lambda: kv.balance_context("llama-3.1-8b", "M2-Ultra", 64),
+    lambda: kv.balance_context("llama-3.1-8b", Hardware(name="no-flops", memory_bytes=1e9, memory_bandwidth=1e11), 64),
     lambda: kv.capped_decode("llama-3.1-8b", "H100-SXM", 1024, 8, usd_per_gpu_hour=0),
     lambda: kv.paged_tokens(100, block_tokens=0),
     lambda: kv.wasted_fraction(200, 100),

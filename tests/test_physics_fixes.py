@@ -201,3 +201,30 @@ def test_a_chip_without_flops_still_bounds_a_decode_by_its_bytes():
     assert prefill_step("llama-3.1-8b", chip, 512).seconds > 0
     with pytest.raises(ValueError):
         decode_step("llama-3.1-8b", chip, 1, 1000, compute_dtype="fp7")
+
+
+# --- 7. Apple silicon has a sourced compute figure ---------------------------------------------
+@pytest.mark.parametrize("name, tflops", [("M2-Ultra", 27.2), ("M4-Max", 18.4)])
+def test_apple_chips_have_a_sourced_half_precision_peak_and_model_a_mac(name, tflops):
+    chip = il.get_hardware(name)
+    assert chip.peak_flops("fp16") == pytest.approx(tflops * 1e12)
+    assert "FP32" in chip.notes and chip.confidence in ("derived", "secondary")
+    # batch-1 decode of llama-3.1-8b in bf16: memory-bound, bytes / bandwidth
+    step = decode_step("llama-3.1-8b", chip, 1, 512)
+    assert step.bound == "memory"
+    assert step.seconds == pytest.approx(step.bytes / chip.memory_bandwidth)
+    # a 512-token prefill: compute-bound at 2 x 7.5e9 x 512 FLOPs / peak, about 0.3-0.4 s
+    prefill = prefill_step("llama-3.1-8b", chip, 512)
+    assert prefill.bound == "compute" and 0.2 < prefill.seconds < 0.5
+
+
+# --- METHOD.md states the speed-ups the shipped data hold ----------------------------------------
+def test_method_states_the_compute_bound_speedups_in_the_data():
+    from importlib import resources
+    from inferlab import bandwidth
+    data = bandwidth.measured_speedup("sdpa")
+    large = data["speedup"][data["batch"] >= 384]
+    text = resources.files("inferlab").joinpath("data/reference/METHOD.md").read_text(encoding="utf-8")
+    assert f"{large.min():.3f}–{large.max():.3f}x" == "1.017–1.036x"
+    assert "1.017–1.036x" in text
+    assert "1.00–1.02x" not in text
