@@ -182,10 +182,11 @@ def _blas_name() -> str:
 
 
 def _blas_threads() -> str:
+    lab = "; the lab runs one single-threaded call per core itself"
     for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         if os.environ.get(variable):
-            return f"{os.environ[variable]} (set by {variable})"
-    return "its default (usually one per core)"
+            return f"{os.environ[variable]} (set by {variable})" + lab
+    return "its default (usually one per core)" + lab
 
 
 def describe_machine() -> Machine:
@@ -475,10 +476,13 @@ def gemm_sweep(m_values=None, k=None, n=None, repeats=None, *, quick=None, progr
 
 class _SplitProduct:
     """``weights @ columns`` with the rows of ``weights`` (contiguous blocks) split over
-    the cores: one single-threaded BLAS call per core, run by a thread pool."""
+    the cores: one single-threaded BLAS call per block, run by a thread pool. By default
+    one block per usable core, but none under 1 MiB (a smaller task costs more to hand
+    to a thread than to compute)."""
 
     def __init__(self, weights, columns, parts=None):
-        parts = usable_cores() if parts is None else parts
+        if parts is None:
+            parts = min(usable_cores(), max(1, weights.nbytes // MiB))
         self.columns = columns
         self.out = np.empty((weights.shape[0],) + columns.shape[1:], dtype=np.float32)
         self.blocks = np.array_split(weights, parts)
@@ -615,8 +619,7 @@ def time_decode_step(stack: DecodeStack | None = None, repeats=None, *, quick=No
 
     with single_threaded_blas(), ThreadPoolExecutor(cores) as pool:
         def times(index, x):
-            product = _SplitProduct(weights[index], x, cores)
-            return product(pool)
+            return _SplitProduct(weights[index], x)(pool)
 
         def step():
             x = np.ones(d, dtype=np.float32)

@@ -256,7 +256,7 @@ class RooflineExplorer(Explorer):
             bar.set_width(max(seconds, _TIME[0]) - _TIME[0])
             bar.set_color(PALETTE["vermillion"] if kind == cost["bound"] else PALETTE["sky"])
         if operation == "matmul":
-            what = f"X[{rows:,}, {k:,}] @ W[{k:,}, {n:,}]"
+            what = f"X[{rows}, {k}] @ W[{k}, {n}]"
         else:
             what = (f"{operation} of one {model} layer, {rows:,} sequence{'s' if rows > 1 else ''} × "
                     f"{length:,} tokens")
