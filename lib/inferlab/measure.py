@@ -211,20 +211,19 @@ def _blas_thread_setters() -> list:
     found = []
     for path in sorted(paths):
         name = os.path.basename(path).lower()
-        if "openblas" in name:
-            names = [(f"{prefix}openblas_{{}}_num_threads{suffix}") for prefix in ("", "scipy_")
-                     for suffix in ("", "64_", "_64")]
+        if "openblas" in name:  # plain, 64-bit-integer and numpy's scipy_ builds
+            pairs = [(f"{prefix}openblas_set_num_threads{suffix}", f"{prefix}openblas_get_num_threads{suffix}")
+                     for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]
         elif "mkl_rt" in name:
-            names = ["MKL_{}_Num_Threads"]
+            pairs = [("MKL_Set_Num_Threads", "MKL_Get_Max_Threads")]
         else:
             continue
         try:
             library = ctypes.CDLL(path)
         except OSError:
             continue
-        for pattern in names:
-            setter, getter = (getattr(library, pattern.format(verb), None) for verb in
-                              (("set", "get") if "openblas" in pattern else ("Set", "Get")))
+        for set_name, get_name in pairs:
+            setter, getter = getattr(library, set_name, None), getattr(library, get_name, None)
             if setter is not None and getter is not None:
                 found.append((setter, getter))
                 break
@@ -436,12 +435,14 @@ def gemm_sweep(m_values=None, k=None, n=None, repeats=None, *, quick=None, progr
     """Time the product X[M,K] @ W[K,N] in float32 with numpy for each M in ``m_values``.
 
     W is stored as a layer's weight is in PyTorch, [N, K] row-major, and the product is
-    computed as ``W_stored @ X.T``: at M = 1 that is a matrix-vector product reading each
-    row of W contiguously, and for small M the CPU BLAS libraries (OpenBLAS, MKL,
-    Accelerate) repack less of W than for ``X @ W`` (conventions.md: small-M GEMM repacks
-    W on every call). Each point is the *fastest* of ``repeats`` rounds, the rounds going
-    over every M in turn: another program can only ever add time, and interleaving keeps
-    one busy moment from spoiling every repeat of one M.
+    computed as ``W_stored @ X.T``, its rows split over the cores with one single-threaded
+    BLAS call each (``single_threaded_blas``). At M = 1 X is a plain vector, so every BLAS
+    takes its matrix-vector routine and reads each row of W contiguously. For a few rows
+    CPU BLAS libraries repack W on every call, so M = 2 ... 16 often sit on a shelf above
+    M = 1 (on OpenBLAS this layout measured faster there than ``X @ W``). Each point is the
+    *fastest* of ``repeats`` rounds, the rounds going over every M in turn: another program
+    can only ever add time, and interleaving keeps one busy moment from spoiling every
+    repeat of one M.
 
     Defaults: K = 8192, N = 4096 (W is 128 MiB, past most caches), M = 1, 2, 4 ... 256, 3
     rounds; in quick mode K = N = 512. Returns arrays like ``reference.gemm_sweep``: ``M``,
