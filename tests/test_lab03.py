@@ -177,3 +177,17 @@ def test_things_to_try_are_reachable(cls):
             explorer._controls[name].value = value
             assert explorer._controls[name].value == value, (name, value)
         assert "Cannot draw" not in explorer._summary.value
+
+
+def test_roofline_explorer_models_latent_attention_in_decode():
+    # per layer and cached token: 278,528 FLOP over 1,152 bytes; plus the new latent and the
+    # latent-space query (128 x 576) and output (128 x 512), 2 bytes each, per sequence
+    rows, length = 64, 4096
+    cost = operation_cost("H200", "decode attention", "bf16", rows, model="deepseek-v3", length=length)
+    assert cost["flops"] == pytest.approx(rows * length * 278_528)
+    assert cost["bytes"] == pytest.approx(rows * ((length + 1) * 1152 + 128 * (576 + 512) * 2))
+    assert cost["bound"] == "compute"                        # about 228 FLOP/byte > the H200's 206
+    assert operation_cost("H100-SXM", "decode attention", "bf16", rows, model="deepseek-v3",
+                          length=length)["bound"] == "memory"
+    with pytest.raises(ValueError, match="latent"):
+        operation_cost("H200", "prefill attention", model="deepseek-v3")

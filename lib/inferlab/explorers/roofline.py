@@ -122,7 +122,11 @@ def operation_cost(hardware, operation, precision="bf16", rows=1, k=8192, n=8192
     ``operation``: 'matmul' (X[rows,k] @ W[k,n]; fp8 means fp8 X and W and a bf16 output),
     'prefill attention' (``rows`` prompts of ``length`` tokens, causal) or 'decode attention'
     (``rows`` sequences, each with ``length`` cached tokens). Attention is one layer of
-    ``model`` and moves its numbers in ``precision`` (2 bytes bf16, 1 byte fp8).
+    ``model`` and moves its numbers in ``precision`` (2 bytes bf16, 1 byte fp8). A model
+    with latent attention (MLA, DeepSeek-V3) is modelled in decode only, in its absorbed
+    form: every head reads the one shared latent per cached token (the model's
+    ``decode_attention_flops_per_position`` and ``kv_bytes_per_token``, per layer), plus
+    the new token's latent written and its latent-space query and output.
     """
     chip = get_hardware(hardware)
     if operation not in OPERATIONS:
@@ -136,8 +140,13 @@ def operation_cost(hardware, operation, precision="bf16", rows=1, k=8192, n=8192
     else:
         shape = get_model(model)
         if shape.mla is not None:
-            raise ValueError(f"{shape.name} uses latent attention (MLA); pick a model with GQA or MHA")
-        if operation == "prefill attention":
+            if operation == "prefill attention":
+                raise ValueError(f"{shape.name} uses latent attention (MLA): only its decode is modelled here")
+            latent = shape.mla.kv_lora_rank + shape.mla.qk_rope_head_dim
+            flops = rows * length * shape.decode_attention_flops_per_position / shape.layers
+            moved = rows * ((length + 1) * shape.kv_bytes_per_token(width) / shape.layers
+                            + shape.heads * (latent + shape.mla.kv_lora_rank) * width)
+        elif operation == "prefill attention":
             flops = prefill_attention_flops(length, shape.heads, shape.head_dim, batch=rows)
             moved = prefill_attention_bytes(length, shape.heads, shape.kv_heads, shape.head_dim,
                                             batch=rows, bytes_per_value=width)
@@ -188,13 +197,14 @@ class RooflineExplorer(Explorer):
          {"hardware": "A100-80GB", "operation": "decode attention", "rows": 65536}),
         ("Make prefill attention memory-bound on a TPU v6e.",
          {"hardware": "TPU-v6e", "operation": "prefill attention", "rows": 1, "length": 128}),
+        ("Put deepseek-v3's latent attention on an H200 in decode: which roof binds?",
+         {"hardware": "H200", "operation": "decode attention", "model": "deepseek-v3"}),
         ("Give an A100-40GB decode attention for 256 sequences of 131,072 tokens.",
          {"hardware": "A100-40GB", "operation": "decode attention", "rows": 256, "length": 131072}),
     )
 
     def controls(self) -> dict:
         import ipywidgets as widgets
-        attention_models = [m for m in list_models() if get_model(m).mla is None]
         return {
             "hardware": widgets.Dropdown(options=_roofline_chips(), value="H100-SXM", description="chip"),
             "operation": widgets.ToggleButtons(options=list(OPERATIONS), value="matmul",
@@ -207,7 +217,7 @@ class RooflineExplorer(Explorer):
                                   description="K"),
             "n": widgets.Dropdown(options=[1024, 2048, 4096, 8192, 14336, 16384], value=8192,
                                   description="N"),
-            "model": widgets.Dropdown(options=attention_models, value="llama-3.1-8b",
+            "model": widgets.Dropdown(options=list_models(), value="llama-3.1-8b",
                                       description="model"),
             "length": widgets.FloatLogSlider(value=4096, base=2, min=7, max=17, step=1,
                                              description="tokens", readout_format=".0f"),
