@@ -1,7 +1,9 @@
 """Published measurements the project did not take, run through the public API.
 
 ``data/published_runs.csv`` holds single-stream llama.cpp results (llama-bench: ``tg`` =
-decode, ``pp`` = prefill) on datacenter GPUs and Apple silicon, each row with its source.
+decode, ``pp`` = prefill) on datacenter GPUs and Apple silicon, and TensorRT-LLM's published
+tables (static-batch throughput of whole requests, and time to first token), each row with
+its source.
 Chips the catalogue lacks are built as a ``Hardware`` from the row's sourced bandwidth and
 peak. The roofline is a lower bound: no measured time may beat it, and on such published
 points the median of measured / predicted stays at or below 2.5 (issue 12).
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 
 import inferlab as il
-from inferlab import _lookup
+from inferlab import _lookup, serving
 from inferlab.hardware import Hardware
 
 ROWS = _lookup.data_rows("published_runs.csv")
@@ -30,6 +32,11 @@ def _measured_and_predicted(row):
     options = dict(weight_bytes=float(row["bytes_per_weight"]), kv_bytes=float(row["kv_bytes"]),
                    compute_dtype=row["compute_dtype"])
     tokens, rate = int(row["tokens"]), float(row["tokens_per_second"])
+    batch = int(row["batch"])
+    if row["phase"] == "request":  # batch prompts of `context` tokens, `tokens` outputs each
+        seconds = serving.request_seconds(row["catalogue_model"], chip, int(row["context"]), tokens,
+                                          batch, prefill_batch=batch, **options)
+        return batch * tokens / rate, seconds
     if row["phase"] == "decode":
         step = il.decode_step(row["catalogue_model"], chip, int(row["batch"]), int(row["context"]),
                               **options)
@@ -42,7 +49,7 @@ def test_every_row_is_sourced_and_computable():
     assert len(ROWS) >= 30
     for row in ROWS:
         assert row["source"] and (row["hardware"] or row["hardware_source"]), row["system"]
-        assert row["phase"] in ("decode", "prefill")
+        assert row["phase"] in ("decode", "prefill", "request")
         measured, predicted = _measured_and_predicted(row)
         assert np.isfinite(predicted) and predicted > 0, row
 
