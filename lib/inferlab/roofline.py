@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .hardware import Hardware, canonical_dtype, get_hardware
-from .models import Model, get_model
+from .models import get_model
 from ._validate import positive
 
 #: Bytes per stored number for the usual weight and KV-cache formats.
