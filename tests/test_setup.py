@@ -161,6 +161,6 @@ def test_the_settings_go_where_jupyterlab_reads_them():
 
 def test_the_lab_opens_the_learners_lesson_00(tmp_path):
     command = lab.lab_command(tmp_path, ["--no-browser"])
-    assert f"--ServerApp.default_url=/lab/tree/my-work/00_start_here.ipynb" in command
+    assert f"--LabApp.default_url=/lab/tree/my-work/00_start_here.ipynb" in command
     assert f"--ServerApp.root_dir={tmp_path}" in command
     assert (ROOT / "lessons" / lab.FIRST_LESSON).exists()

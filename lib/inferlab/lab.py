@@ -59,7 +59,7 @@ def install_settings(settings_dir: Path | None = None) -> Path:
 def lab_command(root: Path, args=()) -> list:
     """The JupyterLab command line ``make lab`` runs (in the current environment)."""
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
-               f"--ServerApp.default_url={lesson_url()}", *args]
+               f"--LabApp.default_url={lesson_url()}", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     return command
