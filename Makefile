@@ -19,8 +19,7 @@ lab:
 
 ## Before the day: is this computer ready? (PASS/FAIL per item, with the fix.)
 check:
-	$(ENSURE) lab
-	$(BIN)/python -m inferlab.setup_check
+	$(PYTHON) lib/inferlab/lab.py --check
 
 ## Every test: library, notebook sync, every notebook executed, browser tests.
 ## INFERLAB_QUICK=1 makes lab 03 measure small sizes (seconds, not its full run).

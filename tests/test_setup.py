@@ -164,3 +164,9 @@ def test_the_lab_opens_the_learners_lesson_00(tmp_path):
     assert f"--LabApp.default_url=/lab/tree/my-work/00_start_here.ipynb" in command
     assert f"--ServerApp.root_dir={tmp_path}" in command
     assert (ROOT / "lessons" / lab.FIRST_LESSON).exists()
+
+
+def test_too_old_a_python_is_told_so_before_anything_is_installed():
+    with pytest.raises(SystemExit, match="3.10 or newer; this is Python 3.9"):
+        environment.require_python((3, 9))
+    environment.require_python((3, 10))

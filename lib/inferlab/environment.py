@@ -148,8 +148,18 @@ def ensure(root: Path, extras=("lab",), venv: Path | None = None) -> Path:
         "`wheelhouse/`; then run this command again.\n")
 
 
+def require_python(version=None, minimum=(3, 10)) -> None:
+    """Stop with a plain message when this Python is older than the course needs."""
+    version = tuple(sys.version_info[:2] if version is None else version)
+    if version < minimum:
+        raise SystemExit(f"The course needs Python {minimum[0]}.{minimum[1]} or newer; this is "
+                         f"Python {version[0]}.{version[1]} ({sys.executable}). Install a newer "
+                         "one (https://www.python.org/downloads/) and run the command with it.")
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    require_python()
     root = Path(__file__).resolve().parents[2]
     try:
         python = ensure(root, extras=argv or ["lab"])

@@ -14,6 +14,8 @@ carries on with what is there), then starts itself again in that environment, wh
    the terminal prints lesson 00's address.
 
 Extra arguments go to JupyterLab (e.g. ``--no-browser``, ``--port=8890``).
+``python lib/inferlab/lab.py --check`` (``make check``) runs the setup check instead
+(``inferlab.setup_check``) in the course's environment.
 """
 from __future__ import annotations
 
@@ -101,7 +103,11 @@ def main(argv=None) -> int:
         return 0
     if argv[:1] == [IN_ENV]:
         return launch(ROOT, argv[1:])
-    python = _load_environment().ensure(ROOT, extras=["lab"])
+    environment = _load_environment()
+    environment.require_python()
+    python = environment.ensure(ROOT, extras=["lab"])
+    if argv[:1] == ["--check"]:  # the setup check, in the course's environment
+        return subprocess.call([str(python), "-m", "inferlab.setup_check"], cwd=ROOT)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [str(ROOT / "lib"), os.environ.get("PYTHONPATH")])))
     try:
