@@ -86,8 +86,7 @@ def test_touching_pyproject_changes_no_hash_and_a_new_extra_changes_only_its_own
 
 
 def test_the_lab_extra_holds_no_test_tools():
-    import tomllib
-    extras = tomllib.loads(PYPROJECT)["project"]["optional-dependencies"]
+    extras = environment._toml(PYPROJECT)["project"]["optional-dependencies"]
     names = " ".join(extras["lab"]).lower()
     for tool in ("pytest", "nbval", "playwright", "xdist"):
         assert tool not in names
