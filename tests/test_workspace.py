@@ -154,3 +154,20 @@ def test_the_tests_check_the_tracked_lessons_not_the_learners_copies(tmp_path):
     workspace.prepare(clone)
     _answer(clone / "my-work" / "01_latency_floor.ipynb")
     assert authoring.generate_lessons(clone, write=False) == []
+
+
+def test_a_learner_who_takes_the_new_version_is_not_reminded(tmp_path):
+    upstream, clone = _course(tmp_path)
+    workspace.prepare(clone, today=TODAY)
+    mine = clone / "my-work" / "01_latency_floor.ipynb"
+    _answer(mine)
+    _change_lesson(upstream, "01_latency_floor.ipynb", "## A rewritten introduction\n")
+    _git(clone, "pull", "-q", "--ff-only")
+    workspace.prepare(clone, today=TODAY)
+    beside = clone / "my-work" / f"01_latency_floor (updated {TODAY}).ipynb"
+    mine.unlink()
+    beside.rename(mine)  # the learner moves to the new version
+    assert workspace.prepare(clone, today=TODAY) == []
+    assert workspace.work_in_lessons(clone) == []
+    _answer(clone / "lessons" / "01_latency_floor.ipynb")
+    assert workspace.work_in_lessons(clone) == [clone / "lessons" / "01_latency_floor.ipynb"]

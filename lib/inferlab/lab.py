@@ -79,6 +79,11 @@ def launch(root: Path, args=()) -> int:
     for notice in notices:
         if notice.kind != "created":
             print(notice.text)
+    in_place = workspace.work_in_lessons(root)
+    if in_place:
+        print(f"Work was saved into {', '.join(str(p.relative_to(root)) for p in in_place)}, the "
+              f"course's own copies (a `git pull` may refuse to update them). `make lessons` "
+              f"moves that work into {workspace.WORK}/ and restores the course's copies.")
     install_settings()
     print(f"Opening lesson 00: {workspace.WORK}/{FIRST_LESSON} (stop the lab with Ctrl+C)",
           flush=True)

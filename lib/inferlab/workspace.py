@@ -106,6 +106,9 @@ def prepare(root: Path = Path("."), today: str | None = None) -> list[Notice]:
             continue
         if base == current:
             continue
+        if _file_digest(copy) == current:  # the learner already took the new version
+            state[name] = {"base": current}
+            continue
         if _file_digest(copy) == base:  # the learner never changed it: take the new version
             shutil.copyfile(lesson, copy)
             state[name] = {"base": current}
@@ -162,6 +165,12 @@ def _git_show(root: Path, path: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.decode("utf-8") if result.returncode == 0 else None
+
+
+def work_in_lessons(root: Path = Path(".")) -> list[Path]:
+    """The lessons in ``lessons/`` that hold a learner's work (see ``holds_learner_work``)."""
+    root = Path(root)
+    return [p for p in sorted((root / LESSONS).glob("*.ipynb")) if holds_learner_work(root, p)]
 
 
 def rescue(root: Path = Path(".")) -> list[Notice]:
