@@ -59,4 +59,4 @@ wheelhouse:
 	$(PYTHON) -m pip download --dest wheelhouse ".[lab]" "setuptools>=64" wheel pip
 
 clean:
-	rm -rf $(VENV) .binder-venv .hub-venv test-artifacts bench-results
+	rm -rf $(VENV) .binder-venv test-artifacts bench-results
