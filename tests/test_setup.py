@@ -169,3 +169,65 @@ def test_too_old_a_python_is_told_so_before_anything_is_installed():
     with pytest.raises(SystemExit, match="3.10 or newer; this is Python 3.9"):
         environment.require_python((3, 9))
     environment.require_python((3, 10))
+
+
+def test_the_lab_prints_lesson_00s_address_and_asks_no_news_question(tmp_path):
+    """The command `make lab` runs, started for real (its settings put in a temporary folder
+    rather than this environment's): the terminal shows lesson 00's address, `/` leads there,
+    and JupyterLab's settings say never to fetch news (so it never asks)."""
+    import secrets
+    import signal
+    import time
+    import urllib.error
+    import urllib.request
+    from labserver import _free_port
+
+    root = tmp_path / "course"
+    (root / "my-work").mkdir(parents=True)
+    (root / "my-work" / lab.FIRST_LESSON).write_bytes((ROOT / "lessons" / lab.FIRST_LESSON).read_bytes())
+    settings = tmp_path / "app-settings"
+    lab.install_settings(settings)
+    token, port = secrets.token_hex(8), _free_port()
+    command = lab.lab_command(root, ["--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                                     f"--IdentityProvider.token={token}",
+                                     f"--LabApp.app_settings_dir={settings}"])
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "user-settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    log_path = tmp_path / "lab.log"
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        try:
+            deadline = time.time() + 90
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+                    break
+                except OSError:
+                    assert server.poll() is None and time.time() < deadline, log_path.read_text()[-3000:]
+                    time.sleep(0.5)
+            reply = json.loads(urllib.request.urlopen(
+                f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}",
+                timeout=30).read())
+            assert reply["schema"]["properties"]["fetchNews"]["default"] == "false"
+            assert reply["schema"]["properties"]["checkForUpdates"]["default"] is False
+            opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
+                                                      {"redirect_request": lambda *a, **k: None}))
+            try:
+                opener.open(f"{base}/?token={token}", timeout=30)
+                location = None
+            except urllib.error.HTTPError as redirect:
+                location = redirect.headers["Location"]
+            assert location and location.split("?")[0].endswith(lab.lesson_url())
+            page = urllib.request.urlopen(f"{base}{lab.lesson_url()}?token={token}", timeout=30)
+            assert page.status == 200
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+    assert f"127.0.0.1:{port}{lab.lesson_url()}?token=" in log_path.read_text()
