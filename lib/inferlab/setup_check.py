@@ -139,7 +139,9 @@ def check_kernel(kernel_name: str = "python3", timeout: float = 60.0) -> Result:
            "registered elsewhere, `jupyter kernelspec list` shows it")
     try:
         from jupyter_client.manager import start_new_kernel
-        manager, client = start_new_kernel(kernel_name=kernel_name, startup_timeout=timeout)
+        # the kernel's own log (e.g. a warning about TCP without encryption) is not for learners
+        manager, client = start_new_kernel(kernel_name=kernel_name, startup_timeout=timeout,
+                                           stderr=subprocess.DEVNULL)
     except Exception as error:
         return Result("a kernel starts", False, f"kernel {kernel_name!r}: {type(error).__name__}: "
                       f"{error}", fix)
