@@ -125,3 +125,18 @@ def test_lessons_run_from_a_clone_on_an_image_without_inferlab(hub_python, clone
          "lessons/01_latency_floor.ipynb"],
         cwd=clone, capture_output=True, text=True, env=_env(), timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_lessons_copied_without_the_library_use_the_installed_one(tmp_path, hub_python):
+    """The browser tests run a copy of lessons/ alone: there the stand-in package falls
+    back to the installed library; with none installed it says what to do."""
+    import shutil
+    shutil.copytree(ROOT / "lessons", tmp_path / "lessons")
+    probe = "import inferlab; print(inferlab.__file__); inferlab.check"
+    here = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path / "lessons",
+                          capture_output=True, text=True, env=_env(), timeout=120)
+    assert here.returncode == 0, here.stderr
+    assert not here.stdout.startswith(str(tmp_path))
+    bare = subprocess.run([str(hub_python), "-c", probe], cwd=tmp_path / "lessons",
+                          capture_output=True, text=True, env=_env(), timeout=120)
+    assert bare.returncode != 0 and "install the course library" in bare.stderr
