@@ -123,7 +123,10 @@ def ensure(root: Path, extras=("lab",), venv: Path | None = None) -> Path:
         return python
     if not python.exists():
         print(f"Creating the course's environment in {venv} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        if subprocess.call([sys.executable, "-m", "venv", str(venv)]) != 0:
+            raise SystemExit(f"\nCould not create {venv} with {sys.executable}. On Debian or "
+                             "Ubuntu, install the venv module first (`sudo apt install "
+                             "python3-venv`), delete the half-made folder, and run this again.\n")
     print(f"Installing the course{' with ' + ', '.join(extras) if extras else ''} into {venv} "
           "(once; it is reused afterwards) ...", flush=True)
     if not _pip_can_install_editable(python):
