@@ -220,7 +220,8 @@ class BatchExplorer(Explorer):
             "model": widgets.Dropdown(options=list_models(), value="llama-3.1-8b", description="model"),
             "hardware": widgets.Dropdown(options=chips, value="H100-SXM", description="chip"),
             "context": widgets.Dropdown(options=list(self.CONTEXTS), value=1024, description="context"),
-            "usd_per_gpu_hour": widgets.FloatSlider(value=round(economics.gpu_hour_price("H100-SXM") * 4) / 4, min=0.5, max=10.0, step=0.25,
+            "usd_per_gpu_hour": widgets.FloatSlider(value=round(economics.gpu_hour_price("H100-SXM"), 2),
+                                                    min=0.5, max=10.0, step=0.01,
                                                     description="$/GPU-h", readout_format=".2f"),
         }
 
@@ -313,6 +314,14 @@ class BatchExplorer(Explorer):
                      "the KV cache reads grow with the batch as fast as the FLOPs")
         fits = ("" if b <= room else f" <b>Does not fit:</b> only {room:,.0f} sequences of {context} "
                 "tokens fit in memory (shaded).")
+        moe = get_model(model).moe
+        if moe is not None:  # the lesson's experts' knee, next to the whole-step one
+            knee_text += (f". That dotted line is the <b>whole step</b> as one roofline (all "
+                          f"bytes against all FLOPs, total/active); the routed experts alone stay "
+                          f"memory-bound until B* x E/k = <b>{moe_knee_batch(hardware, moe.experts, moe.top_k):,.0f}</b>"
+                          f" in bf16 (the lesson's knee; fp8 gives about the same). At small batches the step grows with the batch "
+                          f"because each new sequence routes to experts no other has touched yet: "
+                          f"more expert weights are read")
         return (f"<b>{model}</b> on {chips} × <b>{hardware}</b>, context {context}, batch <b>{b:,}</b>: "
                 f"a step takes <b>{seconds_label(step)}</b> ({1 / step:,.0f} tokens/s per user), "
                 f"the batch makes <b>{curves.tokens_per_second[at]:,.0f} tokens/s</b>, using "

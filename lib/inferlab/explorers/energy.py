@@ -133,10 +133,24 @@ class EnergyExplorer(Explorer):
         return cache[key]
 
     def update(self, model, hardware, batch, context, usd_per_kwh) -> str:
+        try:
+            return self._update(model, hardware, batch, context, usd_per_kwh)
+        except ValueError as error:  # clear the old chip's curves and say why, in words
+            for line in (*self._lines, self._total):
+                line.set_ydata(np.full(BATCH_GRID.size, np.nan))
+            for bar in self._bars:
+                bar.set_height(1e-12)  # below the axis: no bar
+            self._marker.set_visible(False)
+            self._crossover.set_visible(False)
+            return (f"<b>No figure for {model} on {hardware}:</b> {str(error).rstrip('.')}. "
+                    "The plot is empty until you choose another combination.")
+
+    def _update(self, model, hardware, batch, context, usd_per_kwh) -> str:
         context = int(round(context))
         batch = int(batch)
         usd_per_kwh = round(float(usd_per_kwh), 2)
         curve, crossover = self._curve(model, hardware, context)
+        self._marker.set_visible(True)
         for line, values in zip(self._lines, curve.parts().values()):
             line.set_ydata(np.maximum(values, 1e-9))
         self._total.set_ydata(curve.total)
