@@ -184,16 +184,13 @@ class MemorySystemExplorer(Explorer):
     CONTEXTS = (1024, 4096, 8192, 32768, 131072)
 
     things_to_try = (
-        ("Give 5 HBM3 stacks their typical 16 GB each (80 GB, an H100's memory): which is the "
-         "largest model that fits in fp8?",
+        ("5 HBM3 stacks of 16 GB (an H100's 80 GB): which is the largest model in fp8?",
          {"memory": "HBM3 stack", "units": 5, "per_unit": 1.0, "precision": "fp8"}),
-        ("Give 8 DDR5 channels 4 x the typical DIMM (4 TB): which model fits now, and what "
-         "does one user get?",
+        ("8 DDR5 channels at 4 x the typical DIMM (4 TB): which model fits, how fast for one user?",
          {"memory": "DDR5-4800 channel", "units": 8, "per_unit": 4.0}),
-        ("How many GDDR6X devices match one H200's 4.8 TB/s, and how much do they hold?",
+        ("How many GDDR6X devices match an H200's 4.8 TB/s, and what do they hold?",
          {"memory": "GDDR6X device", "units": 57}),
-        ("Set the context to 131,072 tokens: what happens to the batch?",
-         {"context": 131072}),
+        ("Context 131,072 tokens: what happens to the batch?", {"context": 131072}),
     )
 
     def controls(self) -> dict:

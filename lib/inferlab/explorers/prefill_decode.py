@@ -199,6 +199,17 @@ class RequestExplorer(Explorer):
     figsize = (9.5, 3.6)
     batches = np.unique(np.geomspace(1, 1024, 48).round())
 
+    things_to_try = (
+        ("For llama-3.1-8b and a 2,048-token prompt, find the batch at which an output token "
+         "costs less than 5x an input token.", {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
+        ("Do the same on an H200 (more bandwidth): does it need a smaller batch?",
+         {"hardware": "H200"}),
+        ("Raise the prompt to 131,072 tokens: what happens to TTFT, to the input's share of the "
+         "cost, and to the batch that fits?", {"prompt": 131072}),
+        ("Switch to deepseek-v3: why is its ratio different from llama-3.1-70b's?",
+         {"model": "deepseek-v3"}),
+    )
+
     def controls(self) -> dict:
         import ipywidgets as widgets
         style = {"description_width": "initial"}
@@ -283,7 +294,7 @@ class RequestExplorer(Explorer):
                 f"does not fit beside the weights ({max(room, 0) / 1e9:.0f} GB free): lesson 08.")
         step = decode_step(model, chip, batch, context, chips=chips)
         return (f"<b>{model.name}</b> on {chips} × <b>{chip.name}</b> (enough to hold the bf16 "
-                f"weights), ${price:.2f} per chip-hour. "
+                f"weights; ideal tensor parallelism, no communication), ${price:.2f} per chip-hour. "
                 f"TTFT <b>{seconds_label(cost.ttft)}</b>, TPOT <b>{seconds_label(cost.tpot)}</b> "
                 f"({1 / cost.tpot:,.0f} tokens/s per user; decode is {step.bound}-bound at the "
                 f"last token), total <b>{seconds_label(cost.seconds)}</b>. "
