@@ -24,7 +24,7 @@ import numpy as np
 
 from . import economics
 from .hardware import get_hardware
-from .models import get_model
+from .models import expected_experts_touched, get_model
 from .roofline import StepCost, bound, decode_step, roofline_seconds
 from ._validate import positive
 from .intensity import knee_batch  # one home for B*; used by moe_knee_batch
@@ -170,10 +170,13 @@ def _part(chip, nbytes, flops, weight_bytes, kv_bytes, tokens, compute_dtype) ->
 # --- one mixture-of-experts layer (the shipped measurement's shape) ---------------------------
 def moe_layer_step(tokens, hardware, *, experts, top_k, d_model, expert_ffn, weight_bytes=2,
                    compute_dtype="bf16") -> StepCost:
-    """Roofline cost of one SwiGLU mixture-of-experts layer over ``tokens`` tokens with
-    balanced routing (as in the shipped H100 measurement): the ``min(experts, tokens x
-    top_k)`` touched experts' weights (3 x d_model x expert_ffn each) are read once, and
-    each token does 2 x 3 x d_model x expert_ffn FLOPs in each of its ``top_k`` experts.
+    """Roofline cost of one SwiGLU mixture-of-experts layer over ``tokens`` tokens: the
+    experts the tokens are expected to touch under uniform random routing,
+    ``models.expected_experts_touched`` = E (1 - (1 - k/E)^T) (the same assumption as a
+    whole model's decode step; an expectation, not a bound), have their weights
+    (3 x d_model x expert_ffn each) read once, and each token does
+    2 x 3 x d_model x expert_ffn FLOPs in each of its ``top_k`` experts. (The shipped H100
+    measurement routes in balance, touching min(E, T k) experts: at most as many bytes.)
     Activations are left out (a lower bound). A dense layer of the same active size is
     ``experts = top_k``. Returns a :class:`StepCost`; ``seconds / tokens`` is the cost per
     token."""
@@ -184,7 +187,7 @@ def moe_layer_step(tokens, hardware, *, experts, top_k, d_model, expert_ffn, wei
     if np.any(np.asarray(top_k) > experts):
         raise ValueError(f"top_k ({top_k}) cannot exceed experts ({experts})")
     params = 3.0 * positive(d_model, "d_model", integer=True) * positive(expert_ffn, "expert_ffn", integer=True)
-    touched = np.minimum(experts, tokens * top_k)
+    touched = expected_experts_touched(experts, top_k, tokens)
     nbytes = touched * params * positive(weight_bytes, "weight_bytes")
     flops = 2.0 * params * tokens * top_k
     return _part(chip, nbytes, flops, nbytes, 0.0 * nbytes, tokens, compute_dtype)
