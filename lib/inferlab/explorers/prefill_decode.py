@@ -293,8 +293,10 @@ class RequestExplorer(Explorer):
                 f" <b>Warning:</b> the batch's KV cache ({kv / 1e9:.0f} GB at the last token) "
                 f"does not fit beside the weights ({max(room, 0) / 1e9:.0f} GB free): lesson 08.")
         step = decode_step(model, chip, batch, context, chips=chips)
-        return (f"<b>{model.name}</b> on {chips} × <b>{chip.name}</b> (enough to hold the bf16 "
-                f"weights; ideal tensor parallelism, no communication), ${price:.2f} per chip-hour. "
+        held = ("enough to hold the bf16 weights; ideal tensor parallelism, no communication"
+                if chips > 1 else "it holds the bf16 weights")
+        return (f"<b>{model.name}</b> on {chips} × <b>{chip.name}</b> ({held}), "
+                f"${price:.2f} per chip-hour. "
                 f"TTFT <b>{seconds_label(cost.ttft)}</b>, TPOT <b>{seconds_label(cost.tpot)}</b> "
                 f"({1 / cost.tpot:,.0f} tokens/s per user; decode is {step.bound}-bound at the "
                 f"last token), total <b>{seconds_label(cost.seconds)}</b>. "
