@@ -228,3 +228,12 @@ def test_method_states_the_compute_bound_speedups_in_the_data():
     assert f"{large.min():.3f}–{large.max():.3f}x" == "1.017–1.036x"
     assert "1.017–1.036x" in text
     assert "1.00–1.02x" not in text
+
+
+def test_decode_parts_add_up_to_the_step_with_either_attention_layout():
+    for attention in ("tensor", "data"):
+        step = decode_step("deepseek-v3", "H200", 32, 4096, chips=8, weight_bytes=1, attention=attention)
+        parts = decode_parts("deepseek-v3", "H200", 32, 4096, chips=8, weight_bytes=1, attention=attention)
+        assert sum(p.bytes for p in parts.values()) == pytest.approx(step.bytes)
+        assert sum(p.flops for p in parts.values()) == pytest.approx(step.flops)
+        assert all(np.all(p.flops >= 0) and np.all(p.bytes >= 0) for p in parts.values())

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .hardware import Hardware, canonical_dtype, get_hardware
-from .models import Model, get_model
+from .models import get_model
 from ._validate import positive
 
 #: Bytes per stored number for the usual weight and KV-cache formats.
@@ -313,33 +313,22 @@ def latency_floor(model, hardware, *, weight_bytes=2, chips=1):
     return weight_bytes_needed(model, weight_bytes) / chips / chip.memory_bandwidth
 
 
-def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0, kv_budget_bytes=0.0,
-                  attention="auto", max_chips=4096):
+def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0, kv_budget_bytes=0.0):
     """Fewest chips whose memory holds all of ``model``'s weights plus ``kv_budget_bytes`` of
-    KV cache (whole chips), with ``memory_bytes`` (the usable capacity) per chip.
+    KV cache (whole chips), with ``memory_bytes``, the usable capacity, per chip.
 
-    ``reserve_fraction`` of each chip's memory is kept free (activations, the runtime).
-    Weights split evenly, except that data-parallel attention keeps all attention weights
-    on every chip; the KV cache splits as ``kv_share_per_chip`` says (tensor-parallel
-    attention replicates it past the number of KV heads). ``attention`` as in
-    ``decode_step``. A ``ValueError`` if no number of chips up to ``max_chips`` is enough.
+    Memory is pooled as if split perfectly: splitting the layers over the chips (pipeline
+    parallelism) gets close to that. Tensor-parallel attention can need more, because it
+    replicates the KV cache past the number of KV heads, and data-parallel attention keeps
+    all attention weights on every chip: ``kv.max_batch(..., chips=N)`` counts what fits
+    with those layouts. ``reserve_fraction`` of each chip's memory is kept free
+    (activations, the runtime).
     """
     model, chip = get_model(model), get_hardware(hardware)
     reserve = positive(reserve_fraction, "reserve_fraction", allow_zero=True)
     if np.any(np.asarray(reserve) >= 1):
         raise ValueError(f"reserve_fraction must be below 1, got {reserve_fraction!r}")
-    budget = positive(kv_budget_bytes, "kv_budget_bytes", allow_zero=True)
-    weight_bytes = positive(weight_bytes, "weight_bytes")
-    room = chip.memory_bytes * (1.0 - np.asarray(reserve, dtype=float))
-    budget = np.asarray(budget, dtype=float)
-    shape = np.broadcast_shapes(room.shape, budget.shape)
-    candidates = np.arange(1, int(positive(max_chips, "max_chips", integer=True)) + 1)
-    need = (weight_bytes_per_chip(model, candidates, weight_bytes=weight_bytes, attention=attention)
-            + budget[..., None] * kv_share_per_chip(model, candidates, attention)
-            * np.where(attention_layout(model, attention) == "data", 1.0 / candidates, 1.0))
-    fits = np.broadcast_to(need <= room[..., None], shape + candidates.shape)
-    if not np.all(fits.any(axis=-1)):
-        raise ValueError(f"{model.name} does not fit on {max_chips} or fewer {chip.name} chips "
-                         "(with data-parallel attention every chip holds all attention weights)")
-    chips = candidates[np.argmax(fits, axis=-1)]
-    return int(chips) if chips.ndim == 0 else chips
+    need = model.total_params * positive(weight_bytes, "weight_bytes") \
+        + positive(kv_budget_bytes, "kv_budget_bytes", allow_zero=True)
+    chips = np.ceil(need / (chip.memory_bytes * (1.0 - reserve)))
+    return int(chips) if np.ndim(chips) == 0 else chips.astype(int)
