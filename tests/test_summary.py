@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from inferlab import summary
+from inferlab.hardware import Hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "summary.md"
@@ -28,8 +29,9 @@ def test_numbers_worked_by_hand():
     # up, not read) = 7.505e9, 15.01 GB in bf16; / 3.35e12 B/s = 4.48 ms (H100); / 0.546e12 = 27.49 ms
     floor = _row(page, "floor, llama-3.1-8b bf16, ms")
     assert floor[0] == "4.48" and floor[4] == "27.49"
-    # 80 GB / 3.35 TB/s = 23.9 ms; deepseek-v3 expert knee: 1979 / (2 x 3.35) x 256 / 8 = 9452
-    assert _row(page, "reading all memory once, ms")[0] == "24"
+    # usable 81,559 MiB = 85.52e9 B / 3.35e12 B/s = 25.5 ms; deepseek-v3 expert knee:
+    # 1979 / (2 x 3.35) x 256 / 8 = 9452
+    assert _row(page, "reading all memory once, ms")[0] == "26"
     assert _row(page, "deepseek-v3 expert knee (fp8), tokens")[0] == "9,452"
     # KV bytes per token of llama-3.1-8b: 2 x 32 layers x 8 kv heads x 128 x 2 bytes = 131072 = 128 KiB;
     # deepseek-v3 (MLA): 61 layers x (512 + 64) x 2 bytes = 70272 = 69 KiB
@@ -37,10 +39,15 @@ def test_numbers_worked_by_hand():
 
 
 def test_missing_figures_print_a_dash():
-    page = summary.render(chips=("M4-Max", "TPU-v6e"))
-    assert _row(page, "bf16 peak, TFLOP/s (dense)") == ["—", "918", "[02](../lessons/02_roofline.ipynb \"The roofline\")"]
+    bare = Hardware(name="Bare chip", memory_bytes=16e9, memory_bandwidth=1e11)  # no FLOP/s, no price
+    page = summary.render(chips=("TPU-v6e", bare))
+    assert _row(page, "bf16 peak, TFLOP/s (dense)")[:2] == ["918", "—"]
+    assert _row(page, "ridge = knee for bf16, FLOP/byte")[:2] == ["560", "—"]
+    assert _row(page, "deepseek-v3 expert knee (fp8), tokens")[:2] == ["—", "—"]  # no fp8 on a v6e
     assert _row(page, "rental, \\$ per GPU-hour (median)")[:2] == ["—", "—"]
     assert _row(page, "energy per HBM byte, pJ (measured)")[:2] == ["—", "—"]
+    # 15.01e9 bytes / 1e11 B/s = 150 ms: a chip without FLOP/s still has a floor
+    assert _row(page, "floor, llama-3.1-8b bf16, ms")[1] == "150.09"
     with pytest.raises(ValueError, match="chips"):
         summary.render(chips=())
 

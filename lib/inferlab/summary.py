@@ -103,7 +103,7 @@ def _rules() -> list:
          f"bf16: {SMALL} {_kib(small.kv_bytes_per_token(2))}, {LARGE} {_kib(large.kv_bytes_per_token(2))}, "
          f"{MOE} {_kib(moe.kv_bytes_per_token(2))}"),
         ("09", "**Train schedule**: batches leave every T; mean wait ≈ T / 2 at light load, more near full",
-         f"H100: reading all {h100.memory_bytes / 1e9:.0f} GB takes {drain * 1e3:.0f} ms: ≈ "
+         f"H100: reading its {h100.memory_bytes / 1e9:.0f} usable GB takes {drain * 1e3:.0f} ms: ≈ "
          f"{drain / 2 * 1e3:.0f} ms wait"),
         ("10", "**Pipeline parallelism** adds capacity, not speed: a token passes every stage",
          f"{HUGE}, fp8, 8 H100s: 8 stages {pipeline * 1e3:.0f} ms a token (one chip: {one * 1e3:.0f}); "
@@ -133,7 +133,7 @@ def _chip_rows(chips) -> list:
         return economics.cost_per_million_tokens(step, PRICE_BATCH, price(c))
 
     return [
-        ("memory, GB", "04", each(lambda c: c.memory_bytes, ".0f", 1e9)),
+        ("usable memory, GB", "04", each(lambda c: c.memory_bytes, ".0f", 1e9)),
         ("bandwidth, TB/s (spec)", "01", each(lambda c: c.memory_bandwidth, ".2f", 1e12)),
         ("bandwidth, TB/s (measured)", "03", measured(reference.measured_bandwidth, ".2f", 1e12)),
         ("bf16 peak, TFLOP/s (dense)", "02", each(lambda c: c.peak_flops("bf16"), ".0f", 1e12)),
