@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .display import no_maths
 from .plotting import use_style
 
 
@@ -200,7 +201,7 @@ def _display_html(text: str) -> None:
         from IPython import get_ipython
         from IPython.display import HTML, display
         if get_ipython() is not None:
-            display(HTML(text))
+            display(HTML(no_maths(text)))
             return
     except ImportError:  # pragma: no cover
         pass
