@@ -11,11 +11,8 @@ the machine, so a missed target is a finding to explain, not a failure.
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import json
 import os
-import pkgutil
 import platform
 import resource
 import statistics
@@ -118,15 +115,8 @@ def course_in_parallel(workers: int = 2) -> float:
 
 # --- widgets ----------------------------------------------------------------------------
 def explorers() -> list:
-    import inferlab.explorers as package
-    from inferlab.widgets import Explorer
-    found = []
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, Explorer) and cls is not Explorer and cls.__module__ == module.__name__:
-                found.append(cls)
-    return found
+    from inferlab.widgets import explorer_classes
+    return explorer_classes()
 
 
 def control_values(control, count: int) -> list:
