@@ -5,7 +5,9 @@ Each lesson's optional material sits under a heading that starts "Going deeper" 
 3), and every cell from that heading to the next heading of the same or a higher level
 carries the nbformat tag ``deeper`` (and no other cell does). The first cell states
 ``core: N min, everything: M min``, each within 20 % of ``inferlab.reading_time``. The
-core runs alone: see test_run_patterns.py.
+core runs alone: see test_run_patterns_core.py. The key terms of each lesson's one idea
+(``course.KEY_TERMS``, which also cover the seed claims in ``course.CLAIMS``) appear in its
+core Markdown.
 """
 import json
 import re

@@ -235,7 +235,8 @@ def _unreachable(control, value):
     if step:
         steps = (position - low) / step
         if abs(steps - round(steps)) > 1e-6:
-            return f"{value!r} lies between the slider's steps (min {low}, step {step})"
+            grid = f"exponents of {control.base}: " if type(control).__name__ == "FloatLogSlider" else ""
+            return f"{value!r} lies between the slider's steps ({grid}min {low}, step {step})"
     return None
 
 
