@@ -145,13 +145,18 @@ STATE = """() => {
 # MathJax 3 keeps no TeX in the page. Before the notebook opens, wrap the render of
 # JupyterLab's MathJax document so that each typeset element records its TeX source (and
 # the character after it) in data attributes, for TYPESET_MATHS to read back.
+# These are JupyterLab 4.6's internals: where they differ (another JupyterLab, as Binder's
+# may be), nothing is recorded and TYPESET_MATHS falls back to the assistive MathML's text.
 RECORD_TEX = """async () => {
   const app = window.jupyterapp;
-  const plugin = app.pluginRegistry._plugins.get('@jupyterlab/mathjax-extension:plugin');
-  if (!plugin || !plugin.service) return false;
-  const typesetter = plugin.service;
+  await app.started;
+  const registry = app.pluginRegistry;
+  const plugin = registry && registry._plugins && registry._plugins.get('@jupyterlab/mathjax-extension:plugin');
+  const typesetter = plugin && plugin.service;
+  if (!typesetter || !typesetter._ensureInitialized) return false;
   await typesetter._ensureInitialized();
   const doc = typesetter._mathDocument;
+  if (!doc || !doc.render) return false;
   if (doc.__inferlabRecording) return true;
   const render = doc.render.bind(doc);
   doc.render = function () {
@@ -173,8 +178,16 @@ TYPESET_MATHS = """() => Array.from(document.querySelectorAll('.jp-Notebook mjx-
   const cell = m.closest('.jp-Cell');
   const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
   const mml = m.querySelector('mjx-assistive-mml');
-  return {tex: m.getAttribute('data-tex'), after: m.getAttribute('data-after') || '',
-          text: mml ? mml.textContent : m.textContent, cell: cells.indexOf(cell),
+  let run = 0, letters = 0;  // the longest run of one-letter identifiers: words set as maths
+  for (const node of mml ? mml.querySelectorAll('*') : []) {
+    if (node.children.length) continue;
+    run = (node.tagName.toLowerCase() === 'mi' && /^[A-Za-z]$/.test(node.textContent)) ? run + 1 : 0;
+    letters = Math.max(letters, run);
+  }
+  const next = m.nextSibling;
+  return {tex: m.getAttribute('data-tex'),
+          after: m.getAttribute('data-after') || (next && next.textContent ? next.textContent.slice(0, 1) : ''),
+          text: mml ? mml.textContent : m.textContent, letters, cell: cells.indexOf(cell),
           output: !!m.closest('.jp-Cell-outputArea')};
 })"""
 
@@ -184,10 +197,8 @@ def open_and_run(page, base: str, token: str, path: str, timeout: float = 120.0)
     kernel is idle and every code cell has run. Returns the final state. Maths typeset in
     the page carries its TeX source (see RECORD_TEX)."""
     page.goto(f"{base}/lab?token={token}&reset")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.pluginRegistry && "
-                           "window.jupyterapp.pluginRegistry._plugins.get("
-                           "'@jupyterlab/mathjax-extension:plugin').activated", timeout=60_000)
-    assert page.evaluate(RECORD_TEX), "could not reach JupyterLab's MathJax typesetter"
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+    page.evaluate(RECORD_TEX)
     page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', "
                   "{path, factory: 'Notebook'})", path)
     page.wait_for_function(
@@ -260,8 +271,9 @@ def maths_that_is_not_maths(page) -> list:
     from inferlab.lint import not_maths
     found = []
     for maths in page.evaluate(TYPESET_MATHS):
-        tex = maths["tex"] if maths["tex"] is not None else maths["text"]
-        if not_maths(tex, maths["after"]):
+        recorded = maths["tex"] is not None  # else RECORD_TEX could not reach MathJax
+        tex = maths["tex"] if recorded else maths["text"]
+        if not_maths(tex, maths["after"]) or (not recorded and maths["letters"] >= 6):
             where = "output of cell" if maths["output"] else "cell"
             found.append(f"{where} {maths['cell']}: ${tex.strip()[:60]}$")
     return found
