@@ -28,11 +28,11 @@ KEY_TERMS = {
     "02": (r"arithmetic intensity", r"ridge", r"roofline", r"\\max|max\("),
     "03": (r"measure", r"roofline", r"(your|this) (machine|computer)"),
     "04": (r"bandwidth", r"capacity", r"HBM", r"DDR", r"speed-?ups?|generation"),
-    "05": (r"pJ", r"per byte", r"FLOP", r"batch"),
+    "05": (r"energy|joule", r"\bbytes?\b", r"FLOP", r"batch"),
     "06": (r"knee", r"batch", r"sparsity", r"fast (tier|mode)"),
     "07": (r"prefill", r"decode", r"compute-bound", r"memory-bound", r"output tokens?"),
     "08": (r"KV cache", r"bytes per token", r"GQA|grouped", r"MLA|latent", r"200\s?k"),
-    "09": (r"interval", r"queue|wait", r"utili[sz]ation"),
+    "09": (r"interval", r"queue|wait", r"train"),
     "10": (r"pipeline", r"latency", r"tensor parallel", r"capacity|bigger"),
     "11": (r"price sheet", r"margin", r"utili[sz]ation", r"GPU-hour"),
 }
