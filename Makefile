@@ -9,7 +9,7 @@ PYTEST_NB := --nbval-lax --nbval-cell-timeout=120
 # every core, one test file (a notebook) per worker so its cells run in order in one kernel
 PARALLEL  := -n auto --dist loadfile
 
-.PHONY: lab test test-lib test-notebooks lessons binder-check bench clean
+.PHONY: site lab test test-lib test-notebooks lessons binder-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ binder-check:
 	rm -rf .binder-venv && $(PYTHON) -m venv .binder-venv
 	.binder-venv/bin/python -m pip install --quiet -r binder/requirements.txt nbval pytest
 	.binder-venv/bin/python -m pytest lessons/00_start_here.ipynb lessons/01_latency_floor.ipynb $(PYTEST_NB) -p no:cacheprovider
+
+## The course website in build/site/_build/html (needs the site extra; reuses executed outputs).
+site: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[site]'
+	$(BIN)/python site/build.py
 
 clean:
 	rm -rf $(VENV) .binder-venv test-artifacts bench-results
