@@ -27,12 +27,8 @@ DEFAULT_REPOSITORY = "OWNER/the-latency-floor"
 
 
 def repository() -> str:
-    """The GitHub ``owner/name`` of the course: the one place it is set (see README)."""
-    for candidate in (ROOT / "binder" / "repository.txt", ROOT / "REPOSITORY"):
-        if candidate.is_file():
-            text = candidate.read_text(encoding="utf-8").strip().splitlines()
-            if text:
-                return text[0].strip()
+    """The GitHub ``owner/name`` of the course, from the one place it is set: the
+    ``Repository`` URL under ``[project.urls]`` in pyproject.toml."""
     match = re.search(r'(?m)^Repository\s*=\s*"https://github\.com/([^"]+?)/?"',
                       (ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     return match.group(1) if match else DEFAULT_REPOSITORY
