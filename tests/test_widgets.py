@@ -6,7 +6,7 @@ from inferlab.widgets import Explorer
 
 
 class _Picky(Explorer):
-    """Draws a line for 'fine' and cannot draw 'broken'."""
+    """Draws a line for 'fine' and 'other' (redrawn by ``update``) and cannot draw 'broken'."""
 
     figsize = (3, 2)
 
@@ -14,10 +14,15 @@ class _Picky(Explorer):
         return {"choice": ipywidgets.Dropdown(options=["fine", "broken", "other"], value="fine")}
 
     def draw(self, fig, choice):
+        ax = fig.subplots()
+        (self._line,) = ax.plot([0, 1], [0, 1])
+        self.moving = [self._line]
+        return self.update(choice)
+
+    def update(self, choice):  # the fast path: only the line moves over a saved background
         if choice == "broken":
             raise ValueError("broken cannot be drawn")
-        ax = fig.subplots()
-        ax.plot([0, 1], [0, 1] if choice == "fine" else [1, 0])
+        self._line.set_ydata([0, 1] if choice == "fine" else [1, 0])
         return f"drew {choice}"
 
 
