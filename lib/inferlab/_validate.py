@@ -45,13 +45,29 @@ def positive(value, name: str, *, allow_zero: bool = False, integer: bool = Fals
                          f"arithmetic), got {_show(value, array > LARGEST)}")
     tiny = (array > 0) & (array < SMALLEST)
     if np.any(tiny):
-        raise ValueError(f"{name} must be 0 or at least {SMALLEST:g} (smaller values vanish in "
-                         f"the arithmetic), got {_show(value, tiny)}")
+        floor = f"0 or at least {SMALLEST:g}" if allow_zero else f"at least {SMALLEST:g}"
+        raise ValueError(f"{name} must be {floor} (smaller values vanish in the arithmetic), "
+                         f"got {_show(value, tiny)}")
     if integer and np.any(array != np.round(array)):
         raise ValueError(f"{name} must be a whole number, got {_show(value, array != np.round(array))}")
     if array.ndim == 0 and isinstance(value, (numbers.Number, np.generic)):
         return float(array)
     return array
+
+
+#: The largest whole count a function returns (2**53: every whole number below it is exact
+#: in a float and fits an int64).
+LARGEST_COUNT = 2 ** 53
+
+
+def whole_count(values, what: str):
+    """Whole counts (an int, or an int array) from non-negative float ``values``; a
+    ``ValueError`` saying which inputs to shrink when one exceeds ``LARGEST_COUNT`` (an int64
+    conversion would wrap round to a negative count)."""
+    array = np.asarray(values, dtype=float)
+    if np.any(array > LARGEST_COUNT):
+        raise ValueError(f"{what} would be more than {LARGEST_COUNT:.3g}: check the sizes given")
+    return int(array) if array.ndim == 0 else array.astype(np.int64)
 
 
 def fraction(value, name: str, *, allow_zero: bool = True, allow_one: bool = True):
@@ -70,11 +86,16 @@ def same_shape(**arrays) -> tuple:
     ``same_shape(batch=batch, context=context)`` raises "batch (shape (2,)) and context
     (shape (3,)) cannot be combined: ..." where numpy would name no argument.
     """
-    shapes = {name: np.shape(value) for name, value in arrays.items() if value is not None}
+    shapes = {}
+    for name, value in arrays.items():
+        try:
+            shapes[name] = np.shape(value)
+        except (TypeError, ValueError):  # ragged nesting
+            raise ValueError(f"{name} must be a number or an array of numbers, got {_short(value)}") from None
     try:
         return np.broadcast_shapes(*shapes.values())
     except ValueError:
-        listed = " and ".join(f"{name} (shape {shape})" for name, shape in shapes.items())
+        listed = " and ".join(f"{name} (shape {shape})" for name, shape in shapes.items() if shape)
         raise ValueError(f"{listed} cannot be combined: give arrays of the same shape, or "
                          "shapes that broadcast (one of length 1, or a column against a row)") from None
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from .hardware import Hardware, canonical_dtype, get_hardware
 from .models import Model, get_model
-from ._validate import positive
+from ._validate import positive, same_shape, whole_count
 
 #: Bytes per stored number for the usual weight and KV-cache formats.
 BYTES_PER_VALUE = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5, "int4": 0.5}
@@ -151,6 +151,7 @@ def decode_step(model, hardware, batch, context, *, weight_bytes=2, kv_bytes=2,
     ``weight_bytes`` / ``kv_bytes``: bytes per weight / per cached value (2 for bf16,
     1 for fp8, 0.5 for fp4). Returns a :class:`StepCost` per chip.
     """
+    same_shape(batch=batch, context=context, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
     model, chip, weight_bytes, kv_bytes, chips = _inputs(
         model, hardware, weight_bytes, kv_bytes, compute_dtype, chips)
     batch = positive(batch, "batch", integer=True)
@@ -171,6 +172,7 @@ def prefill_step(model, hardware, prompt, batch=1, *, weight_bytes=2, kv_bytes=2
     does 2 x matmul parameters FLOPs per token plus causal attention:
     ``prompt (prompt + 1) / 2`` query-key pairs per sequence. Per chip, as ``decode_step``.
     """
+    same_shape(prompt=prompt, batch=batch, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
     model, chip, weight_bytes, kv_bytes, chips = _inputs(
         model, hardware, weight_bytes, kv_bytes, compute_dtype, chips)
     prompt = positive(prompt, "prompt", integer=True)
@@ -214,4 +216,4 @@ def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0, kv_b
     need = model.total_params * positive(weight_bytes, "weight_bytes") \
         + positive(kv_budget_bytes, "kv_budget_bytes", allow_zero=True)
     chips = np.ceil(need / (chip.memory_bytes * (1.0 - reserve)))
-    return int(chips) if np.ndim(chips) == 0 else chips.astype(int)
+    return whole_count(chips, "the number of chips (model and kv_budget_bytes over memory_bytes)")
