@@ -76,7 +76,7 @@ def batch_that_fits(model, capacity_bytes, context, *, weight_bytes=2, kv_bytes=
     context = positive(context, "context", integer=True)
     room = np.maximum(capacity_bytes - weight_memory_bytes(model, weight_bytes=weight_bytes), 0.0)
     batch = np.floor(room / (context * model.kv_bytes_per_token(kv_bytes)))
-    return whole_count(batch, "the batch (capacity_bytes over the KV bytes of one sequence)")
+    return whole_count(batch, "the batch that capacity_bytes (or chips x memory per chip) hold at this context")
 
 
 def max_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1, memory_fraction=1.0):

@@ -216,4 +216,4 @@ def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0, kv_b
     need = model.total_params * positive(weight_bytes, "weight_bytes") \
         + positive(kv_budget_bytes, "kv_budget_bytes", allow_zero=True)
     chips = np.ceil(need / (chip.memory_bytes * (1.0 - reserve)))
-    return whole_count(chips, "the number of chips (model and kv_budget_bytes over memory_bytes)")
+    return whole_count(chips, "the number of chips these weight_bytes and kv_budget_bytes need")
