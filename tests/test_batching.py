@@ -1,5 +1,6 @@
 """Batching: cost per token against batch, the knee, MoE knees and fast tiers."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -170,27 +171,27 @@ def test_measured_steps_make_a_fast_tier_curve():
     assert np.all(np.diff(tier.price_multiple[np.argsort(tier.batch)]) < 0)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: knee_batch("H100-SXM", weight_bytes=0),
-    lambda: knee_batch("M2-Ultra"),
-    lambda: knee_batch("no-such-chip"),
-    lambda: moe_knee_batch("H100-SXM", 8, 16),
-    lambda: moe_knee_batch("H100-SXM", 0, 1),
-    lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 0, 128),
-    lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 2.5, 128),
-    lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 8, 128).usd_per_million_tokens(-1),
-    lambda: decode_knee("llama-3.1-8b", "H100-SXM", context=-5),
-    lambda: moe_layer_step(16, "H100-SXM", experts=4, top_k=8, d_model=8, expert_ffn=8),
-    lambda: fast_tier_from_steps([1, 2], [0.1, 0.2], 4),
-    lambda: fast_tier_from_steps([1, 2], [0.1], 2),
-    lambda: price_multiple_for_speedup(3.0, 0.5),
-    lambda: price_multiple_for_speedup(0.5, 0.5),
-    lambda: price_multiple_for_speedup(2.0, 1.0),
-    lambda: batch_share_for_tier(1.0, 6),
-    lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", 0),
+@pytest.mark.parametrize("call, argument", [
+    (lambda: knee_batch("H100-SXM", weight_bytes=0), 'weight_bytes'),
+    (lambda: knee_batch("M2-Ultra"), 'M2-Ultra'),
+    (lambda: knee_batch("no-such-chip"), 'no-such-chip'),
+    (lambda: moe_knee_batch("H100-SXM", 8, 16), 'top_k'),
+    (lambda: moe_knee_batch("H100-SXM", 0, 1), 'experts'),
+    (lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 0, 128), 'batch'),
+    (lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 2.5, 128), 'batch'),
+    (lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 8, 128).usd_per_million_tokens(-1), 'usd_per_gpu_hour'),
+    (lambda: decode_knee("llama-3.1-8b", "H100-SXM", context=-5), 'context'),
+    (lambda: moe_layer_step(16, "H100-SXM", experts=4, top_k=8, d_model=8, expert_ffn=8), 'top_k'),
+    (lambda: fast_tier_from_steps([1, 2], [0.1, 0.2], 4), 'standard_batch'),
+    (lambda: fast_tier_from_steps([1, 2], [0.1], 2), 'step_seconds'),
+    (lambda: price_multiple_for_speedup(3.0, 0.5), 'speedup'),
+    (lambda: price_multiple_for_speedup(0.5, 0.5), 'speedup'),
+    (lambda: price_multiple_for_speedup(2.0, 1.0), 'batch_share'),
+    (lambda: batch_share_for_tier(1.0, 6), 'speedup'),
+    (lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", 0), 'context'),
 ])
-def test_bad_input_is_a_value_error(call):
-    with pytest.raises(ValueError):
+def test_bad_input_is_a_value_error(call, argument):
+    with pytest.raises(ValueError, match=re.escape(argument)):
         call()
 
 

@@ -31,6 +31,7 @@ def kv_cache_bytes(model, context, batch=1, *, kv_bytes=2):
     model = get_model(model)
     context = positive(context, "context")
     batch = positive(batch, "batch")
+    kv_bytes = positive(kv_bytes, "kv_bytes")
     return batch * context * model.kv_bytes_per_token(kv_bytes)
 
 
