@@ -54,9 +54,10 @@ assert L8["total"] == 8_029_995_008  # the arithmetic above, checked once by han
 
 
 def decode_seconds(m, batch, context, bandwidth=H100_BANDWIDTH, peak=H100_BF16, chips=1):
-    """Roofline decode step: weights read once, each sequence's KV cache read (context) and
-    written (+1); FLOPs 2 per weight per token plus attention over the context."""
-    nbytes = m["read_at_batch_1"] * 2 + batch * (context + 1) * m["kv_bytes_per_token"]
+    """Roofline decode step: weights read once (and one embedding row per sequence), each
+    sequence's KV cache read (context) and written (+1); FLOPs 2 per weight per token plus
+    attention over the context."""
+    nbytes = (m["matmul"] + batch * m["d"]) * 2 + batch * (context + 1) * m["kv_bytes_per_token"]
     flops = batch * (2 * m["matmul"] + m["attention_flops_per_position"] * context)
     return max(nbytes / chips / bandwidth, flops / chips / peak)
 
@@ -97,7 +98,7 @@ J_PER_FLOP = ENERGY["bf16_gemm_8192"]["pJ_per_flop_above_idle"] * 1e-12
 def decode_joules_per_token(m, batch, context):
     """Card-level energy (data/reference METHOD.md): bytes x J/byte + FLOPs x J/FLOP above
     idle, plus idle watts for the roofline step, shared by the batch."""
-    weights = m["read_at_batch_1"] * 2
+    weights = (m["matmul"] + batch * m["d"]) * 2   # one embedding row per token
     kv = batch * (context + 1) * m["kv_bytes_per_token"]
     flops = batch * (2 * m["matmul"] + m["attention_flops_per_position"] * context)
     step = decode_seconds(m, batch, context)
