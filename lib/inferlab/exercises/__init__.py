@@ -374,22 +374,30 @@ def _question_factors(exercise: Exercise) -> list:
 
 
 def _default_quantity(exercise: Exercise) -> str:
+    """What a factor of 2 in this exercise's answer is most likely about, from its unit."""
     unit = exercise.unit.lower()
     if "flop" in unit and "byte" in unit:
         return "the FLOPs (2 per multiply-add) or the bytes (2 per bf16 value)"
     if "flop" in unit:
         return "the FLOPs: did you count both the multiply and the add (2 FLOPs per multiply-add)?"
+    if "per second" in unit and "byte" in unit:
+        return "the bytes moved (2 per bf16 value) or the seconds"
+    if "per second" in unit:
+        return "the step time: the bytes per weight (2 for bf16, 1 for fp8)"
     if "byte" in unit:
-        return "the bytes: 2 per bf16 value, and a K and a V for each cached token"
+        return "the bytes: 2 per bf16 value (and a K and a V per token, for a KV cache)"
     if "second" in unit:
-        return "the time: the bytes moved (2 per bf16 weight), the FLOPs (2 per multiply-add) or a half-interval"
+        return "the time: the bytes moved (2 per bf16 weight) or the FLOPs (2 per multiply-add)"
     if "$" in unit or "dollar" in unit:
-        return "the dollars: the price, the chips or the tokens each step makes"
+        return "the dollars: the price per hour, the chips, or the tokens each step makes"
     if "joule" in unit:
-        return "the energy: the bytes moved or the FLOPs"
-    if "token" in unit or "row" in unit or "sequence" in unit:
-        return "the count: the bytes per weight or the 2 FLOPs per multiply-add"
-    return "one of the quantities you combined"
+        return "the energy: the bytes moved (2 per bf16 weight) or the FLOPs (2 per multiply-add)"
+    if "chip" in unit:
+        return "the bytes to hold: 2 per bf16 weight, 1 per fp8 weight"
+    if any(word in unit for word in ("token", "row", "sequence")):
+        return "the count: the bytes per weight (2 for bf16) or the 2 FLOPs per multiply-add"
+    return ("the quantities you divided: 2 bytes per bf16 value, 2 FLOPs per multiply-add, "
+            "K and V both")
 
 
 def _grade_number(exercise: Exercise, answer, expected, tries) -> Feedback:
