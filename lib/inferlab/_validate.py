@@ -22,15 +22,18 @@ LARGEST = 1e30
 SMALLEST = 1e-30
 
 
-def positive(value, name: str, *, allow_zero: bool = False, integer: bool = False):
+def positive(value, name: str, *, allow_zero: bool = False, integer: bool = False,
+             scalar: bool = False):
     """Return ``value`` as a float (scalar input) or float array (array input).
 
     Raises ``ValueError`` naming ``name`` when ``value`` is not a real number or an array of
     them (text, bool, complex, dates, None, ragged lists), not finite, not positive (or
-    negative when ``allow_zero``), outside ``SMALLEST`` .. ``LARGEST``, or not a whole number
-    when ``integer``.
+    negative when ``allow_zero``), outside ``SMALLEST`` .. ``LARGEST``, not a whole number
+    when ``integer``, or an array when ``scalar``.
     """
     array = _real_array(value, name)
+    if scalar and array.ndim:
+        raise ValueError(f"{name} must be one number here, not an array (got shape {array.shape})")
     if array.size == 0:
         raise ValueError(f"{name} must not be empty")
     if not np.all(np.isfinite(array)):

@@ -69,6 +69,7 @@ def batch_sweep(model, hardware, batch, context=1024, *, weight_bytes=2, kv_byte
     """Decode cost against ``batch`` (sequences per step, scalar or array) at ``context``
     cached tokens per sequence. Returns a :class:`BatchCurves`; price it with
     ``.usd_per_million_tokens(usd_per_gpu_hour)``."""
+    positive(chips, "chips", integer=True, scalar=True)
     chip = get_hardware(hardware)
     step = decode_step(model, chip, batch, context, weight_bytes=weight_bytes,
                        kv_bytes=kv_bytes, compute_dtype=compute_dtype, chips=chips)

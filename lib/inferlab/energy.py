@@ -257,6 +257,7 @@ def decode_energy(model, hardware, batch, context, *, weight_bytes=2, kv_bytes=2
     per token do not change (each chip moves 1/chips of the bytes in 1/chips of the time);
     the energy of the communication between chips is not counted.
     """
+    positive(chips, "chips", integer=True, scalar=True)
     figures = chip_energy(hardware if energy is None else energy)
     step = decode_step(model, hardware, batch, context, weight_bytes=weight_bytes,
                        kv_bytes=kv_bytes, compute_dtype=compute_dtype, chips=chips)

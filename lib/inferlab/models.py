@@ -239,7 +239,7 @@ class Model:
 
     def kv_bytes_per_token(self, bytes_per_value=2):
         """KV-cache bytes one token of context occupies (all layers)."""
-        return self.kv_values_per_token * positive(bytes_per_value, "bytes_per_value")
+        return self.kv_values_per_token * positive(bytes_per_value, "kv_bytes (bytes_per_value)")
 
     @property
     def decode_attention_flops_per_position(self) -> int:
