@@ -23,13 +23,14 @@ SMALLEST = 1e-30
 
 
 def positive(value, name: str, *, allow_zero: bool = False, integer: bool = False,
-             scalar: bool = False):
+             scalar: bool = False, most: float | None = None):
     """Return ``value`` as a float (scalar input) or float array (array input).
 
     Raises ``ValueError`` naming ``name`` when ``value`` is not a real number or an array of
     them (text, bool, complex, dates, None, ragged lists), not finite, not positive (or
     negative when ``allow_zero``), outside ``SMALLEST`` .. ``LARGEST``, not a whole number
-    when ``integer``, or an array when ``scalar``.
+    when ``integer``, an array when ``scalar``, or above ``most`` (a limit of what the
+    function can do in reasonable time and memory, such as a simulation's request count).
     """
     array = _real_array(value, name)
     if scalar and array.ndim:
@@ -51,6 +52,9 @@ def positive(value, name: str, *, allow_zero: bool = False, integer: bool = Fals
         floor = f"0 or at least {SMALLEST:g}" if allow_zero else f"at least {SMALLEST:g}"
         raise ValueError(f"{name} must be {floor} (smaller values vanish in the arithmetic), "
                          f"got {_show(value, tiny)}")
+    if most is not None and np.any(array > most):
+        raise ValueError(f"{name} must be at most {most:,.0f} here (more would take too long or too "
+                         f"much memory), got {_show(value, array > most)}")
     if integer and np.any(array != np.round(array)):
         raise ValueError(f"{name} must be a whole number, got {_show(value, array != np.round(array))}")
     if array.ndim == 0 and isinstance(value, (numbers.Number, np.generic)):

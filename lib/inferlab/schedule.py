@@ -37,6 +37,10 @@ import numpy as np
 
 from ._validate import positive
 
+#: The most requests one simulation draws (10 million take a few seconds and about 0.25 GB
+#: to draw; simulating them takes longer). More is refused rather than freezing the kernel.
+MOST_REQUESTS = 10_000_000
+
 #: Offered load at or above which a result calls the server "near saturation".
 NEAR_SATURATION = 0.95
 
@@ -114,7 +118,7 @@ def make_requests(rate, count, *, mean_burst=1.0, input_tokens=1000, output_toke
     distribution such as :func:`geometric_lengths`.
     """
     rate = positive(rate, "rate")
-    count = int(positive(count, "count", integer=True))
+    count = int(positive(count, "count", integer=True, most=MOST_REQUESTS))
     mean_burst = positive(mean_burst, "mean_burst")
     if mean_burst < 1:
         raise ValueError(f"mean_burst must be at least 1 (1 = Poisson), got {mean_burst!r}")
@@ -129,7 +133,7 @@ def make_requests(rate, count, *, mean_burst=1.0, input_tokens=1000, output_toke
 def poisson_arrivals(rate, count, rng=None) -> np.ndarray:
     """Arrival times (s) of ``count`` Poisson arrivals at ``rate`` per second."""
     rate = positive(rate, "rate")
-    count = int(positive(count, "count", integer=True))
+    count = int(positive(count, "count", integer=True, most=MOST_REQUESTS))
     rng = np.random.default_rng(rng)
     return np.cumsum(rng.exponential(1.0 / rate, size=count))
 
@@ -137,7 +141,7 @@ def poisson_arrivals(rate, count, rng=None) -> np.ndarray:
 def bursty_arrivals(rate, count, mean_burst=1.0, rng=None) -> np.ndarray:
     """Arrival times (s) of ``count`` requests in bursts (see :func:`make_requests`)."""
     rate = positive(rate, "rate")
-    count = int(positive(count, "count", integer=True))
+    count = int(positive(count, "count", integer=True, most=MOST_REQUESTS))
     mean_burst = positive(mean_burst, "mean_burst")
     rng = np.random.default_rng(rng)
     if mean_burst == 1:
