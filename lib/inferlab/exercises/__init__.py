@@ -36,9 +36,10 @@ _REGISTRY: dict = {}
 #: ones the formula. A correct answer resets the count.
 _TRIES: dict = {}
 
-#: Shown after a first wrong try when the exercise names no nudge of its own.
-DEFAULT_NUDGE = ("re-read the question: which quantities does it combine, and in which units? "
-                 "Try again for a fuller hint.")
+#: Shown after a first wrong try when the exercise names no nudge of its own ({unit}: the
+#: exercise's unit, as " in seconds").
+DEFAULT_NUDGE = ("Re-read the question: which quantities does it combine, and is your answer{unit}? "
+                 "A second try shows the formula.")
 
 
 @dataclass(frozen=True)
@@ -355,7 +356,13 @@ def _grade_choice(exercise: Exercise, answer, expected, tries) -> Feedback:
 
 
 def _with_hint(diagnosis: str, exercise: Exercise, tries: int) -> str:
-    extra = (exercise.nudge or DEFAULT_NUDGE) if tries <= 1 else exercise.hint
+    if tries <= 1 and exercise.choices:
+        extra = exercise.nudge or ("What decides between " + " and ".join(repr(c) for c in exercise.choices)
+                                   + "? Work out the numbers that decide it; a second try shows the hint.")
+    elif tries <= 1:
+        extra = exercise.nudge or DEFAULT_NUDGE.format(unit=_unit_text(exercise) or " the quantity asked for")
+    else:
+        extra = exercise.hint
     if diagnosis and extra and diagnosis[-1] not in ".?!:":
         diagnosis += "."
     return f"{diagnosis} {extra}".strip()
@@ -485,6 +492,9 @@ def _compare(exercise: Exercise, value, expected: float):
                              "0 and 1 is asked (50% is 0.5)?")
         return "units", f"off by about 100x ({direction}): check the units{unit} and any percentages."
     for power in (3, 6, 9, 12, 15):
+        if abs(abs(exponent) - power) < 0.1 and power == 6 and "million" in exercise.unit.lower():
+            return "units", (f"off by about 10^6 ({direction}): per token against per million tokens? "
+                             f"The answer is asked{unit}.")
         if abs(abs(exponent) - power) < 0.1:
             return "units", (f"off by about 10^{power} ({direction}): check your units{unit} "
                              "(ms vs s, GB vs bytes, TB/s vs bytes/s).")
