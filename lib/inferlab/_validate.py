@@ -17,6 +17,11 @@ import numpy as np
 #: it (a year of an exaflop machine is 3e25 FLOPs), and products of a few such inputs stay
 #: far from a float's 1.8e308, so no result overflows to infinity.
 LARGEST = 1e30
+#: The largest whole number (a count: tokens, sequences, chips, layers). Products of two counts
+#: stay within LARGEST, so a quantity computed from counts is not refused under another name.
+LARGEST_COUNT_INPUT = 1e15
+#: The most bytes one stored number may take (weight_bytes, kv_bytes per value): fp64 is 8.
+BYTES_PER_VALUE_MOST = 16
 #: The smallest non-zero magnitude (SI units): a picojoule is 1e-12 J. Below this a product or
 #: quotient of a few inputs can underflow to 0 (5e-324 bytes per weight gave a 0 s floor).
 SMALLEST = 1e-30
@@ -52,6 +57,9 @@ def positive(value, name: str, *, allow_zero: bool = False, integer: bool = Fals
         floor = f"0 or at least {SMALLEST:g}" if allow_zero else f"at least {SMALLEST:g}"
         raise ValueError(f"{name} must be {floor} (smaller values vanish in the arithmetic), "
                          f"got {_show(value, tiny)}")
+    if integer and most is None and np.any(array > LARGEST_COUNT_INPUT):
+        raise ValueError(f"{name} must be at most {LARGEST_COUNT_INPUT:g} (a count beyond that "
+                         f"overflows the arithmetic), got {_show(value, array > LARGEST_COUNT_INPUT)}")
     if most is not None and np.any(array > most):
         raise ValueError(f"{name} must be at most {most:,.0f} here (more would take too long or too "
                          f"much memory), got {_show(value, array > most)}")

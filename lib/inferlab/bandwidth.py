@@ -143,6 +143,8 @@ def tokens_per_second_at_full_memory(model, hardware, context, *, weight_bytes=2
     (context x KV bytes per token): bandwidth buys throughput only with room for a batch.
     0 where the weights leave no room for one sequence.
     """
+    positive(weight_bytes, "weight_bytes", scalar=True)
+    positive(kv_bytes, "kv_bytes", scalar=True)
     chip = get_hardware(hardware)
     batch = np.asarray(batch_that_fits(model, chip.memory_bytes, context,
                                        weight_bytes=weight_bytes, kv_bytes=kv_bytes))

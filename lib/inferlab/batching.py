@@ -26,7 +26,7 @@ from . import economics
 from .hardware import get_hardware
 from .models import get_model
 from .roofline import StepCost, bound, decode_step, roofline_seconds
-from ._validate import positive
+from ._validate import BYTES_PER_VALUE_MOST, positive
 from .intensity import knee_batch  # one home for B*; used by moe_knee_batch
 
 
@@ -178,6 +178,7 @@ def moe_layer_step(tokens, hardware, *, experts, top_k, d_model, expert_ffn, wei
     Activations are left out (a lower bound). A dense layer of the same active size is
     ``experts = top_k``. Returns a :class:`StepCost`; ``seconds / tokens`` is the cost per
     token."""
+    positive(weight_bytes, "weight_bytes", most=BYTES_PER_VALUE_MOST)
     chip = get_hardware(hardware)
     tokens = positive(tokens, "tokens", integer=True)
     experts = positive(experts, "experts", integer=True)
@@ -209,6 +210,7 @@ def fast_tier_from_steps(batch, step_seconds, standard_batch) -> FastTier:
 
     speed-up = t(standard) / t(batch); price multiple = (t(batch) / batch) /
     (t(standard) / standard), so price multiple x speed-up = standard / batch."""
+    positive(standard_batch, "standard_batch", scalar=True)
     batch = np.atleast_1d(positive(batch, "batch"))
     step_seconds = np.atleast_1d(positive(step_seconds, "step_seconds"))
     if batch.shape != step_seconds.shape:

@@ -291,6 +291,7 @@ def compute_overtakes_movement(model, hardware, context, *, weight_bytes=2, kv_b
     token (weights + KV), for each ``context`` (scalar or array). ``inf`` where it never
     does: the KV bytes are per sequence, so at long context their energy alone can exceed
     the FLOPs' whatever the batch."""
+    positive(max_batch, "max_batch", integer=True, scalar=True)
     context = positive(context, "context", integer=True)
     max_batch = int(positive(max_batch, "max_batch", integer=True))
 
@@ -320,6 +321,8 @@ def energy_table(models=("llama-3.1-8b", "llama-3.1-70b"), hardware="H100-SXM",
                  batches=(1, 8, 64, 256, 1024), context=1024, usd_per_kwh=0.10):
     """Rows (one per model and batch) of joules per token, its split, and the electricity
     cost per million tokens; for ``inferlab.display.Table``."""
+    positive(context, "context", integer=True, scalar=True)
+    positive(usd_per_kwh, "usd_per_kwh", scalar=True)
     rows = []
     for name in models:
         e = decode_energy(name, hardware, np.asarray(batches), context)

@@ -53,6 +53,7 @@ def knee_from_sweep(rows, seconds, *, flat_up_to=64):
     the weights dominates). The rising part: the fastest time per row of any point (the best
     compute throughput measured). The knee is where the two lines meet: flat / (s per row).
     """
+    positive(flat_up_to, "flat_up_to", scalar=True)
     rows = np.atleast_1d(positive(rows, "rows"))
     seconds = np.atleast_1d(positive(seconds, "seconds"))
     if rows.shape != seconds.shape:

@@ -20,7 +20,7 @@ from . import economics
 from .hardware import get_hardware
 from .models import get_model
 from .roofline import StepCost, decode_step
-from ._validate import positive, whole_count
+from ._validate import BYTES_PER_VALUE_MOST, positive, whole_count
 
 
 # --- memory -----------------------------------------------------------------------------
@@ -31,13 +31,13 @@ def kv_cache_bytes(model, context, batch=1, *, kv_bytes=2):
     model = get_model(model)
     context = positive(context, "context")
     batch = positive(batch, "batch")
-    kv_bytes = positive(kv_bytes, "kv_bytes")
+    kv_bytes = positive(kv_bytes, "kv_bytes", most=BYTES_PER_VALUE_MOST)
     return batch * context * model.kv_bytes_per_token(kv_bytes)
 
 
 def weight_memory_bytes(model, *, weight_bytes=2):
     """Bytes all of ``model``'s weights occupy in memory (every expert, the embedding table)."""
-    return get_model(model).total_params * positive(weight_bytes, "weight_bytes")
+    return get_model(model).total_params * positive(weight_bytes, "weight_bytes", most=BYTES_PER_VALUE_MOST)
 
 
 def free_memory_bytes(model, hardware, *, weight_bytes=2, chips=1, memory_fraction=1.0):

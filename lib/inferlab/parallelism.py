@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _lookup
-from ._validate import positive
+from ._validate import BYTES_PER_VALUE_MOST, positive
 from .hardware import get_hardware
 from .kv import kv_cache_bytes, weight_memory_bytes
 from .memory import MemoryTech, get_memory
@@ -246,6 +246,7 @@ def parallel_decode(model, hardware, micro_batch=1, context=1024, *, stages=1, t
     before it can go on); the sampled token's return to the first stage is free. Broadcasts
     over every numeric argument.
     """
+    positive(activation_bytes_per_value, "activation_bytes_per_value", most=BYTES_PER_VALUE_MOST)
     model, chip = get_model(model), get_hardware(hardware)
     stages = positive(stages, "stages", integer=True)
     tensor_parallel = positive(tensor_parallel, "tensor_parallel", integer=True)

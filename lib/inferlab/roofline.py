@@ -11,7 +11,7 @@ import numpy as np
 
 from .hardware import Hardware, canonical_dtype, get_hardware
 from .models import Model, get_model
-from ._validate import positive, same_shape, whole_count
+from ._validate import BYTES_PER_VALUE_MOST, positive, same_shape, whole_count
 
 #: Bytes per stored number for the usual weight and KV-cache formats.
 BYTES_PER_VALUE = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5, "int4": 0.5}
@@ -129,8 +129,8 @@ def _scaled(values, factor):
 
 def _inputs(model, hardware, weight_bytes, kv_bytes, compute_dtype, chips):
     model, chip = get_model(model), get_hardware(hardware)
-    weight_bytes = positive(weight_bytes, "weight_bytes")
-    kv_bytes = positive(kv_bytes, "kv_bytes")
+    weight_bytes = positive(weight_bytes, "weight_bytes", most=BYTES_PER_VALUE_MOST)
+    kv_bytes = positive(kv_bytes, "kv_bytes", most=BYTES_PER_VALUE_MOST)
     chips = positive(chips, "chips", integer=True)
     canonical_dtype(compute_dtype)
     chip.peak_flops(compute_dtype)
