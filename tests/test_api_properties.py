@@ -250,3 +250,66 @@ def test_unknown_hardware_suggests_each_name_once():
         il.get_hardware("H10")
     suggestions = str(error.value).split("Did you mean: ")[1].split("?")[0].split(", ")
     assert len(suggestions) == len(set(suggestions))
+
+
+# --- every public function of the computing modules: only ValueError, naming the argument ------
+from inferlab import bandwidth, energy, parallelism  # noqa: E402
+
+CASES = [  # (function, keyword arguments that work, arguments to vary, results may be inf/nan)
+    (kv.kv_cache_bytes, dict(model="llama-3.1-8b", context=1024, batch=8, kv_bytes=2), False),
+    (kv.free_memory_bytes, dict(model="llama-3.1-8b", hardware="H100-SXM", chips=1, memory_fraction=0.9), None),
+    (kv.kv_weight_crossover_context, dict(model="llama-3.1-8b", batch=16, weight_bytes=2, kv_bytes=2), False),
+    (kv.balance_context, dict(model="llama-3.1-8b", hardware="H100-SXM", batch=64, weight_bytes=2), True),
+    (kv.capped_decode, dict(model="llama-3.1-8b", hardware="H100-SXM", context=4096, wanted_batch=64,
+                            usd_per_gpu_hour=2.0, chips=1), True),
+    (kv.paged_tokens, dict(context=1000, block_tokens=16), False),
+    (batching.decode_parts, dict(model="deepseek-v3", hardware="H100-SXM", batch=64, context=1024), False),
+    (batching.moe_layer_step, dict(tokens=16, hardware="H100-SXM", experts=8, top_k=2, d_model=256,
+                                   expert_ffn=256, weight_bytes=2), False),
+    (batching.moe_knee_batch, dict(hardware="H100-SXM", experts=256, top_k=8, weight_bytes=1), False),
+    (batching.decode_knee, dict(model="llama-3.1-8b", hardware="H100-SXM", context=1024), True),
+    (batching.price_multiple_for_speedup, dict(speedup=2.0, batch_share=0.6), False),
+    (batching.batch_shrink_for_tier, dict(speedup=2.5, price_multiple=6.0), False),
+    (serving.time_to_first_token, dict(model="llama-3.1-8b", hardware="H100-SXM", prompt=1024, prefill_batch=2), False),
+    (serving.time_per_output_token, dict(model="llama-3.1-8b", hardware="H100-SXM", prompt=1024, output=100, batch=8), False),
+    (serving.output_input_cost_ratio, dict(model="llama-3.1-8b", hardware="H100-SXM", prompt=1024, batch=64), False),
+    (intensity.decode_attention_intensity, dict(context=1024, heads=32, kv_heads=8, bytes_per_value=2), False),
+    (intensity.prefill_attention_flops, dict(prompt=1024, heads=32, head_dim=128, batch=1), False),
+    (energy.decode_energy, dict(model="llama-3.1-8b", hardware="H100-SXM", batch=8, context=1024, chips=1), False),
+    (energy.weight_fetch_in_flops, dict(hardware="H100-SXM", weight_bytes=2), False),
+    (energy.compute_overtakes_movement, dict(model="llama-3.1-70b", hardware="H100-SXM", context=1024), True),
+    (parallelism.parallel_decode, dict(model="llama-3.1-70b", hardware="H100-SXM", micro_batch=1, context=1024,
+                                       stages=2, tensor_parallel=2, micro_batches=2), False),
+    (parallelism.all_reduce_seconds, dict(message_bytes=1e6, chips=8, link="NVLink 4"), False),
+    (parallelism.chips_to_serve, dict(model="llama-3.1-70b", hardware="H100-SXM", kv_budget_bytes=1e9), False),
+    (bandwidth.offload_step_seconds, dict(weight_bytes=16e9, offload_fraction=0.2, device_bandwidth=3e12,
+                                          link_bandwidth=50e9), False),
+    (bandwidth.tokens_per_second_at_full_memory, dict(model="llama-3.1-8b", hardware="H200", context=8192), False),
+    (economics.electricity_cost_per_million_tokens, dict(joules_per_token=1.0, usd_per_kwh=0.1), False),
+]
+NAMES_ONLY = {"model", "hardware", "link"}
+PAIRS = [(f, base, name, sentinel) for f, base, sentinel in CASES for name in base if name not in NAMES_ONLY]
+
+
+def _numbers(value):
+    if hasattr(value, "__dataclass_fields__"):
+        for field in value.__dataclass_fields__:
+            yield from _numbers(getattr(value, field))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, (int, float, np.ndarray, np.number)) and not isinstance(value, bool):
+        yield np.asarray(value, dtype=float)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(PAIRS), value=odd)
+def test_every_function_says_no_in_words_or_answers_sensibly(case, value):
+    function, base, name, sentinel = case
+    result = _call(function, name, **{**base, name: value})
+    if result is None or sentinel is None:   # refused, or negative by design (free memory)
+        return
+    for array in _numbers(result):
+        if not sentinel:
+            assert np.all(np.isfinite(array)), (function.__name__, name, value)
+        assert not np.any(array < 0), (function.__name__, name, value)
