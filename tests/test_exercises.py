@@ -148,6 +148,24 @@ def test_hints_come_in_steps(monkeypatch, capsys):
     exercises._TRIES.pop("99.seconds", None)
 
 
+def test_a_first_wrong_choice_gets_a_nudge_then_the_hint(monkeypatch, capsys):
+    monkeypatch.delenv(exercises.STRICT_ENV, raising=False)
+    register(Exercise("99.which", "memory or compute?", expected=lambda: "memory",
+                      choices=("memory", "compute"), hint="compare with the ridge."))
+    exercises._TRIES.pop("99.which", None)
+    check("99.which", "compute")
+    first = capsys.readouterr().out
+    assert "'memory' and 'compute'" in first and "ridge" not in first
+    check("99.which", "compute-bound")
+    assert "compare with the ridge" in capsys.readouterr().out
+    exercises._TRIES.pop("99.which", None)
+
+
+def test_per_token_against_per_million():
+    register(Exercise("99.per-million", "cost", expected=lambda: 0.06, unit="dollars per million tokens"))
+    assert "per million tokens" in grade("99.per-million", 0.06e-6).message
+
+
 def test_strict_mode_fails_wrong_answers_but_not_unanswered(monkeypatch):
     monkeypatch.setenv(exercises.STRICT_ENV, "1")
     check("99.seconds", 4.8e-3)
