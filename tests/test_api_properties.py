@@ -313,3 +313,17 @@ def test_every_function_says_no_in_words_or_answers_sensibly(case, value):
         if not sentinel:
             assert np.all(np.isfinite(array)), (function.__name__, name, value)
         assert not np.any(array < 0), (function.__name__, name, value)
+
+
+SHAPE_PAIRS = [(f, base, a, b) for f, base, _ in CASES
+               for i, a in enumerate(n for n in base if n not in NAMES_ONLY)
+               for b in [n for n in base if n not in NAMES_ONLY][i + 1:]
+               if isinstance(base[a], (int, float)) and isinstance(base[b], (int, float))]
+
+
+@pytest.mark.parametrize("function, base, first, second", SHAPE_PAIRS,
+                         ids=[f"{f.__name__}-{a}-{b}" for f, _, a, b in SHAPE_PAIRS])
+def test_arrays_that_cannot_broadcast_are_named(function, base, first, second):
+    args = {**base, first: np.full(2, base[first]), second: np.full(3, base[second])}
+    with pytest.raises(ValueError, match=f"{first}|{second}"):
+        function(**args)

@@ -99,14 +99,19 @@ def same_shape(**arrays) -> tuple:
     """The common broadcast shape of the named inputs; a ``ValueError`` naming them if none.
 
     ``same_shape(batch=batch, context=context)`` raises "batch (shape (2,)) and context
-    (shape (3,)) cannot be combined: ..." where numpy would name no argument.
+    (shape (3,)) cannot be combined: ..." where numpy would name no argument. At the top of a
+    function, ``same_shape(**locals())`` checks every argument (names and objects pass).
     """
     shapes = {}
     for name, value in arrays.items():
+        if not isinstance(value, (np.ndarray, list, tuple)):
+            continue  # a number, a name, a model: nothing to broadcast
         try:
             shapes[name] = np.shape(value)
         except (TypeError, ValueError):  # ragged nesting
             raise ValueError(f"{name} must be a number or an array of numbers, got {_short(value)}") from None
+    if not shapes:
+        return ()
     try:
         return np.broadcast_shapes(*shapes.values())
     except ValueError:

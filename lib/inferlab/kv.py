@@ -20,7 +20,7 @@ from . import economics
 from .hardware import get_hardware
 from .models import get_model
 from .roofline import StepCost, decode_step
-from ._validate import BYTES_PER_VALUE_MOST, positive, whole_count
+from ._validate import BYTES_PER_VALUE_MOST, positive, same_shape, whole_count
 
 
 # --- memory -----------------------------------------------------------------------------
@@ -28,6 +28,7 @@ def kv_cache_bytes(model, context, batch=1, *, kv_bytes=2):
     """Bytes the KV cache of ``batch`` sequences of ``context`` tokens each occupies:
     batch x context x ``model.kv_bytes_per_token(kv_bytes)``. ``kv_bytes`` per cached value
     (2 for bf16, 1 for fp8)."""
+    same_shape(**locals())
     model = get_model(model)
     context = positive(context, "context")
     batch = positive(batch, "batch")
@@ -48,6 +49,7 @@ def free_memory_bytes(model, hardware, *, weight_bytes=2, chips=1, memory_fracti
     Negative when the weights alone do not fit. Memory is pooled over the chips, as with
     ideal tensor parallelism (see the lesson for where that is too kind).
     """
+    same_shape(**locals())
     chip = get_hardware(hardware)
     chips = positive(chips, "chips", integer=True)
     fraction = positive(memory_fraction, "memory_fraction")
@@ -59,6 +61,7 @@ def free_memory_bytes(model, hardware, *, weight_bytes=2, chips=1, memory_fracti
 def kv_capacity_tokens(model, hardware, *, weight_bytes=2, kv_bytes=2, chips=1, memory_fraction=1.0):
     """Tokens of KV cache (summed over all sequences) that fit beside the weights; 0 when
     the weights alone do not fit."""
+    same_shape(**locals())
     model = get_model(model)
     free = free_memory_bytes(model, hardware, weight_bytes=weight_bytes, chips=chips,
                              memory_fraction=memory_fraction)
@@ -72,6 +75,7 @@ def batch_that_fits(model, capacity_bytes, context, *, weight_bytes=2, kv_bytes=
     0 when the weights alone do not fit. Activations and fragmentation are ignored, so a
     real server fits somewhat fewer. Broadcasts over ``capacity_bytes`` and ``context``.
     """
+    same_shape(**locals())
     model = get_model(model)
     capacity_bytes = positive(capacity_bytes, "capacity_bytes")
     context = positive(context, "context", integer=True)
@@ -84,6 +88,7 @@ def max_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1, 
     """Most sequences of ``context`` tokens whose KV caches fit beside the weights on
     ``chips`` chips, of which ``memory_fraction`` of memory is usable (whole sequences; 0 when
     not even one fits). Broadcasts over ``context``."""
+    same_shape(**locals())
     capacity = free_memory_bytes(model, hardware, weight_bytes=weight_bytes, chips=chips,
                                  memory_fraction=memory_fraction) \
         + weight_memory_bytes(model, weight_bytes=weight_bytes)
@@ -98,6 +103,7 @@ def kv_weight_crossover_context(model, batch, *, weight_bytes=2, kv_bytes=2):
     Weight bytes read are ``model.weight_params_read(batch)`` (for a MoE model, only the
     experts the batch touches). Above this context the cache, not the weights, dominates
     the step's memory traffic."""
+    same_shape(**locals())
     model = get_model(model)
     batch = positive(batch, "batch", integer=True)
     weights = model.weight_params_read(batch) * positive(weight_bytes, "weight_bytes")
@@ -119,6 +125,7 @@ def balance_context(model, hardware, batch, *, weight_bytes=2, kv_bytes=2, compu
     nan) means memory-bound at every context. When a/k is above the ridge (MLA in fp8, for
     one), more context pushes the step towards compute instead.
     """
+    same_shape(**locals())
     model, chip = get_model(model), get_hardware(hardware)
     batch = positive(batch, "batch", integer=True)
     kv = model.kv_bytes_per_token(kv_bytes)
@@ -157,6 +164,7 @@ def capped_decode(model, hardware, context, wanted_batch, *, usd_per_gpu_hour, w
     sequence fits, batch is 0 and times and costs are nan. Broadcasts over ``context`` and
     ``wanted_batch``.
     """
+    same_shape(**locals())
     wanted = positive(wanted_batch, "wanted_batch", integer=True)
     usd = positive(usd_per_gpu_hour, "usd_per_gpu_hour")
     fits = max_batch(model, hardware, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
@@ -174,6 +182,7 @@ def capped_decode(model, hardware, context, wanted_batch, *, usd_per_gpu_hour, w
 def paged_tokens(context, block_tokens=16):
     """Token slots a paged allocator holds for a sequence of ``context`` tokens: whole
     blocks of ``block_tokens`` (vLLM's default block is 16 tokens)."""
+    same_shape(**locals())
     context = positive(context, "context", integer=True)
     block = positive(block_tokens, "block_tokens", integer=True)
     return np.ceil(context / block) * block

@@ -73,6 +73,7 @@ def roofline_seconds(flops, bytes_moved, hardware, compute_dtype="bf16"):
 
 def matmul_flops(m, k, n):
     """FLOPs of X[m,k] @ W[k,n]: one multiply and one add per term, 2 m k n."""
+    same_shape(**locals())
     return 2.0 * positive(m, "m") * positive(k, "k") * positive(n, "n")
 
 
@@ -85,6 +86,7 @@ def matmul_bytes(m, k, n, bytes_per_value=2, *, input_bytes=None, weight_bytes=N
     output (how ``reference.gemm_sweep('h100', 'fp8')`` counts): input_bytes=1,
     weight_bytes=1, output_bytes=2.
     """
+    same_shape(**locals())
     m, k, n = positive(m, "m"), positive(k, "k"), positive(n, "n")
     width = positive(bytes_per_value, "bytes_per_value")
     def each(value, name):
@@ -151,7 +153,7 @@ def decode_step(model, hardware, batch, context, *, weight_bytes=2, kv_bytes=2,
     ``weight_bytes`` / ``kv_bytes``: bytes per weight / per cached value (2 for bf16,
     1 for fp8, 0.5 for fp4). Returns a :class:`StepCost` per chip.
     """
-    same_shape(batch=batch, context=context, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
+    same_shape(**locals())
     model, chip, weight_bytes, kv_bytes, chips = _inputs(
         model, hardware, weight_bytes, kv_bytes, compute_dtype, chips)
     batch = positive(batch, "batch", integer=True)
@@ -172,7 +174,7 @@ def prefill_step(model, hardware, prompt, batch=1, *, weight_bytes=2, kv_bytes=2
     does 2 x matmul parameters FLOPs per token plus causal attention:
     ``prompt (prompt + 1) / 2`` query-key pairs per sequence. Per chip, as ``decode_step``.
     """
-    same_shape(prompt=prompt, batch=batch, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
+    same_shape(**locals())
     model, chip, weight_bytes, kv_bytes, chips = _inputs(
         model, hardware, weight_bytes, kv_bytes, compute_dtype, chips)
     prompt = positive(prompt, "prompt", integer=True)
@@ -198,6 +200,7 @@ def latency_floor(model, hardware, *, weight_bytes=2, chips=1):
     Batching cannot lower it (a bigger batch reads the same weights); only more bandwidth
     (a faster chip, more chips sharing the bytes) or fewer bytes (lower precision) can.
     """
+    same_shape(**locals())
     chip = get_hardware(hardware)
     chips = positive(chips, "chips", integer=True)
     return weight_bytes_needed(model, weight_bytes) / chips / chip.memory_bandwidth
@@ -209,6 +212,7 @@ def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0, kv_b
 
     ``reserve_fraction`` of each chip's memory is kept free (activations, the runtime).
     """
+    same_shape(**locals())
     model, chip = get_model(model), get_hardware(hardware)
     reserve = positive(reserve_fraction, "reserve_fraction", allow_zero=True)
     if np.any(np.asarray(reserve) >= 1):
