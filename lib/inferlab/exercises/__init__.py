@@ -236,7 +236,7 @@ def _percent(fraction: float) -> str:
     percent = fraction * 100
     if percent >= 10:
         return f"{percent:.0f}%"
-    return f"{percent:.2g}%"
+    return f"{percent:.3g}%"
 
 
 def grade(qid, answer, **inputs) -> Feedback:
@@ -450,7 +450,10 @@ def _compare(exercise: Exercise, value, expected: float):
         return "wrong", "not quite: the answer has the other sign."
     if error <= exercise.close_rtol:
         must = "be exact (a whole number: round up or down?)" if exercise.rtol == 0 else f"be within {_percent(exercise.rtol)}"
-        return "close", (f"close ({_percent(error)} off), but it must {must}: check your rounding "
+        off = _percent(error)
+        if exercise.rtol and off == _percent(exercise.rtol):
+            off = f"just over {off}"
+        return "close", (f"close ({off} off), but it must {must}: check your rounding "
                          "or which constant you used.")
     ratio = 10 ** exponent if abs(exponent) < 300 else math.inf
     direction = "too large" if exponent > 0 else "too small"
