@@ -103,3 +103,14 @@ def test_the_expected_value_is_one_finite_number(exercise):
     expected = exercise.expected()
     assert isinstance(expected, (numbers.Real, np.floating, np.integer)) or np.ndim(expected) == 0
     assert np.isfinite(float(expected))
+
+
+@SETTINGS
+@given(exercise=st.sampled_from([e for e in NUMERIC if e.close_rtol > e.rtol]),
+       offset=st.floats(min_value=-0.12, max_value=0.12))
+def test_a_close_message_never_contradicts_itself(exercise, offset):
+    feedback = grade(exercise.qid, float(exercise.expected()) * (1 + offset))
+    if feedback.status == "close":
+        said = feedback.message.split("close (")[1].split(" off)")[0]
+        assert f"within {said}" not in feedback.message, feedback.message
+        assert "within 0%" not in feedback.message
