@@ -109,7 +109,9 @@ def test_close_messages_say_what_they_mean():
     close = grade("99.seconds", 4.8e-3 * 1.023).message
     assert "2.3%" in close and "within 2%" in close
     assert "just over 2%" in grade("99.seconds", 4.8e-3 * 1.020001).message
-    whole = grade("99.whole", 26).message
+    assert "rounding" in grade("99.whole", 24.6).message
+    assert "one away" in grade("99.whole", 24).message
+    whole = grade("99.whole", 25.5 + 1.5).message
     assert "exact" in whole and "0%" not in whole
     assert " in (" not in grade("99.fraction", ...).message
 

@@ -448,6 +448,13 @@ def _compare(exercise: Exercise, value, expected: float):
         return "sign", "the size is right but the sign is not."
     if not same_sign:
         return "wrong", "not quite: the answer has the other sign."
+    whole = not isinstance(expected, int) and float(expected).is_integer() and exercise.rtol == 0
+    if whole and isinstance(value, float) and abs(value - expected) < 1 and not value.is_integer():
+        return "close", ("right before rounding: the answer is a whole number. Round up (to hold "
+                         "everything) or down (what fits)?")
+    if whole and isinstance(value, float) and abs(value - expected) == 1:
+        return "close", ("one away: did you round the right way (up for the chips that hold "
+                         "everything, down for what fits)?")
     if error <= exercise.close_rtol:
         must = "be exact (a whole number: round up or down?)" if exercise.rtol == 0 else f"be within {_percent(exercise.rtol)}"
         off = _percent(error)
