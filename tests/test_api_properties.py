@@ -327,3 +327,23 @@ def test_arrays_that_cannot_broadcast_are_named(function, base, first, second):
     args = {**base, first: np.full(2, base[first]), second: np.full(3, base[second])}
     with pytest.raises(ValueError, match=f"{first}|{second}"):
         function(**args)
+
+
+def _requests():
+    from inferlab import schedule
+    return schedule.make_requests(100, 500, seed=1)
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda s: s.simulate_fixed_interval(_requests(), 1e-30, 64), "interval"),        # seat numbers overflow
+    (lambda s: s.simulate_fixed_interval(_requests(), 0.02, np.array([8, 16])), "capacity"),
+    (lambda s: s.simulate_seat_holding(_requests(), 0.02, 1e15), "seats"),            # 7 PiB of seats
+    (lambda s: s.simulate_continuous(_requests(), 1e15, 0.02), "capacity"),
+    (lambda s: s.timetable_queue(np.array([1.0, 2.0]), 0.02, 8), "rate"),
+    (lambda s: s.overload_wait_slope(100, np.array([0.01, 0.02]), 8), "interval"),
+    (lambda s: s.make_requests(10, 10 ** 12), "count"),                                # would freeze the kernel
+])
+def test_simulations_refuse_what_they_cannot_do(call, argument):
+    from inferlab import schedule
+    with pytest.raises(ValueError, match=argument):
+        call(schedule)
