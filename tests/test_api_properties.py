@@ -347,3 +347,11 @@ def test_simulations_refuse_what_they_cannot_do(call, argument):
     from inferlab import schedule
     with pytest.raises(ValueError, match=argument):
         call(schedule)
+
+
+@pytest.mark.parametrize("field", ["chips", "batch", "context", "utilisation", "margin", "max_tpot",
+                                   "usd_per_gpu_hour", "weight_bytes", "cache_link_bandwidth"])
+def test_provider_assumptions_are_single_numbers(field):
+    from inferlab import price_sheet
+    with pytest.raises(ValueError, match=field):
+        price_sheet.price_sheet(**{field: np.array([0.5, 0.6])})
