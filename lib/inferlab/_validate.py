@@ -9,6 +9,7 @@ non-negative result.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -37,6 +38,8 @@ def positive(value, name: str, *, allow_zero: bool = False, integer: bool = Fals
     when ``integer``, an array when ``scalar``, or above ``most`` (a limit of what the
     function can do in reasonable time and memory, such as a simulation's request count).
     """
+    if type(value) is float or type(value) is int:  # the common case, without numpy
+        return _plain_number(value, name, allow_zero, integer, most)
     array = _real_array(value, name)
     if scalar and array.ndim:
         raise ValueError(f"{name} must be one number here, not an array (got shape {array.shape})")
@@ -83,6 +86,34 @@ def whole_count(values, what: str):
     if np.any(array > LARGEST_COUNT):
         raise ValueError(f"{what} would be more than {LARGEST_COUNT:.3g}: check the sizes given")
     return int(array) if array.ndim == 0 else array.astype(np.int64)
+
+
+def _plain_number(value, name, allow_zero, integer, most) -> float:
+    """``positive`` for a Python float or int: the same checks and messages."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be at most {LARGEST:g}, got {_short(value)}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number!r}")
+    if number < 0 or (number == 0 and not allow_zero):
+        rule = "zero or positive" if allow_zero else "positive (> 0)"
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    if number > LARGEST:
+        raise ValueError(f"{name} must be at most {LARGEST:g} (larger values overflow the "
+                         f"arithmetic), got {value!r}")
+    if 0 < number < SMALLEST:
+        floor = f"0 or at least {SMALLEST:g}" if allow_zero else f"at least {SMALLEST:g}"
+        raise ValueError(f"{name} must be {floor} (smaller values vanish in the arithmetic), got {value!r}")
+    if integer and most is None and number > LARGEST_COUNT_INPUT:
+        raise ValueError(f"{name} must be at most {LARGEST_COUNT_INPUT:g} (a count beyond that "
+                         f"overflows the arithmetic), got {value!r}")
+    if most is not None and number > most:
+        raise ValueError(f"{name} must be at most {most:,.0f} here (more would take too long or too "
+                         f"much memory), got {value!r}")
+    if integer and not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return number
 
 
 def fraction(value, name: str, *, allow_zero: bool = True, allow_one: bool = True):
@@ -140,7 +171,7 @@ def _real_array(value, name: str) -> np.ndarray:
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a number or an array of numbers, got {_short(value)}") from None
     if kind in "iuf":
-        return raw.astype(float)  # integers become floats: no int32 overflow downstream
+        return raw.astype(float, copy=False)  # integers become floats: no int32 overflow downstream
     words = {"b": "yes/no values", "c": "complex numbers", "M": "dates", "m": "time spans",
              "U": "text", "S": "text", "V": "records"}.get(kind, f"{raw.dtype} values")
     raise ValueError(f"{name} must be a real number or an array of them, not {words}: got {_short(value)}")
