@@ -89,9 +89,10 @@ def test_moe_decode_reads_only_touched_experts():
 
 
 def test_prefill_flops_by_hand():
-    # 1000 tokens: 2 x 7,504,658,432 x 1000 for the matrix products (the head for every token)
-    # + 524,288 x 1000 x 1001 / 2 causal query-key pairs = 15,271,723,008,000
-    assert il.prefill_step(MODEL, CHIP, 1000).flops == pytest.approx(15_271_723_008_000)
+    # 1000 tokens: the matrix products without the output head, 2 x (7,504,658,432 - 128256 x 4096)
+    # x 1000; the head once for the sequence's last token, 2 x 525,336,576; and 524,288 x
+    # 1000 x 1001 / 2 causal query-key pairs: 14,222,100,529,152 FLOPs
+    assert il.prefill_step(MODEL, CHIP, 1000).flops == pytest.approx(14_222_100_529_152)
     assert il.prefill_step(MODEL, CHIP, 1024).bound == "compute"
 
 

@@ -6,9 +6,6 @@ measurements read straight from their JSON), written out here rather than comput
 library, so a wrong formula in the library or in an exercise makes a test fail. Where a value
 rests on a modelling choice (the roofline step, the energy split), the choice is written out
 with it.
-
-Numbers that another open issue changes on purpose are named constants with a note (the
-memory capacity convention of issue 12 §2): change them there, not the arithmetic.
 """
 import json
 import math
@@ -25,11 +22,10 @@ H100_BF16 = 989e12              # dense bf16 FLOP/s (1979 is with 2:4 sparsity)
 H100_FP8 = 1979e12              # dense fp8 FLOP/s
 H200_BANDWIDTH = 4.8e12
 H200_BF16 = 989e12
-# Memory capacity as the catalogue counts it: the vendor's "80 GB" / "141 GB" x 1e9. Issue 12
-# §2 moves the catalogue to usable bytes (nvidia-smi: 81,559 MiB and 143,771 MiB); when it does,
-# set these to 81_559 * 2**20 and 143_771 * 2**20 and the capacity answers below follow.
-H100_MEMORY = 80e9
-H200_MEMORY = 141e9
+# Usable memory capacity (issue 12 §2): what nvidia-smi reports in data/reference/*nvidia-smi.txt,
+# 81,559 MiB on the H100 SXM and 143,771 MiB on the H200 (sold as "80 GB" and "141 GB").
+H100_MEMORY = 81_559 * 2**20
+H200_MEMORY = 143_771 * 2**20
 DDR5_4800_CHANNEL = 38.4e9      # 4800 MT/s x 8 bytes (JEDEC DDR5-4800, one 64-bit channel)
 NVLINK4_ONE_WAY = 450e9         # 900 GB/s both directions together
 
@@ -40,6 +36,7 @@ def llama(layers, d, heads, kv_heads, head_dim, ffn, vocab):
     mlp = 3 * d * ffn                                                    # gate, up, down
     matmul = layers * (attention + mlp) + vocab * d                     # + output head
     return dict(matmul=matmul, total=matmul + vocab * d,                 # + embedding table
+                head=vocab * d,
                 read_at_batch_1=matmul + d,                              # + one embedding row
                 kv_bytes_per_token=2 * layers * kv_heads * head_dim * 2,  # K and V, bf16
                 attention_flops_per_position=4 * layers * heads * head_dim,
@@ -60,6 +57,10 @@ def decode_seconds(m, batch, context, bandwidth=H100_BANDWIDTH, peak=H100_BF16, 
     nbytes = (m["matmul"] + batch * m["d"]) * 2 + batch * (context + 1) * m["kv_bytes_per_token"]
     flops = batch * (2 * m["matmul"] + m["attention_flops_per_position"] * context)
     return max(nbytes / chips / bandwidth, flops / chips / peak)
+
+
+def positive_root(a, b, c):
+    return (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
 
 
 def reference(device="h100_sxm", date="2026-11-27"):
@@ -114,7 +115,7 @@ WORKED = [
     ("01.measured-floor", L8["read_at_batch_1"] * 2 / H100_MEASURED_BW, {}),         # 4.95 ms
     ("01.fraction-explained", L8["read_at_batch_1"] * 2 / H100_BANDWIDTH
      / measured_decode("decode_sdpa_cudagraph", 1, 128), {}),                         # 0.68
-    ("01.chips-for-405b", math.ceil(L405["total"] * 2 / H100_MEMORY), {}),            # 11 (10 in usable bytes)
+    ("01.chips-for-405b", math.ceil(L405["total"] * 2 / H100_MEMORY), {}),            # 10
     ("01.batch-floor", "above", {}),
     # lesson 02
     ("02.gemv-intensity", 2 * 8192 * 8192 / ((8192 + 8192 * 8192 + 8192) * 2), {}),  # 0.9998
@@ -138,7 +139,7 @@ WORKED = [
     ("04.predicted-speedup", H200_MEASURED_BW / H100_MEASURED_BW, {}),                # memory-bound
     ("04.which-ratio", "flops", {}),
     ("04.batch-fits", math.floor((H200_MEMORY - L70["total"] * 1)
-                                 / (8192 * L70["kv_bytes_per_token"])), {}),           # 26
+                                 / (8192 * L70["kv_bytes_per_token"])), {}),           # 29
     # lesson 05 (Horowitz, ISSCC 2014: 640 pJ DRAM 32-bit read, 0.2 pJ int8 mult, 5 pJ 8 KB SRAM
     # 32-bit read, 3.7 pJ fp32 mult)
     ("05.dram-ratio", 640 / 0.2, {}),
@@ -161,7 +162,8 @@ WORKED = [
     ("06.deepseek-bound", "memory", {}),                                               # 256 < 295
     ("06.tier-batch-shrink", 2.5 * 6, {}),  # cost/token = step/batch: (6 x 2.5) smaller batch
     # lesson 07: intensity = FLOPs / bytes of a 2048-token prefill and of a batch-1 decode step
-    ("07.intensities", ((2 * L8["matmul"] * 2048 + L8["attention_flops_per_position"] * 2048 * 2049 / 2)
+    ("07.intensities", ((2 * (L8["matmul"] - L8["head"]) * 2048 + 2 * L8["head"]
+                         + L8["attention_flops_per_position"] * 2048 * 2049 / 2)
                         / (L8["read_at_batch_1"] * 2 + 2048 * L8["kv_bytes_per_token"]))
      / ((2 * L8["matmul"] + L8["attention_flops_per_position"] * 2048)
         / (L8["read_at_batch_1"] * 2 + 2049 * L8["kv_bytes_per_token"])), {}),
@@ -170,19 +172,23 @@ WORKED = [
      / (1 / measured_decode("decode_sdpa_cudagraph", 1, 128)), {}),
     ("07.measured-ratio", (measured_decode("decode_sdpa_cudagraph", 64, 1024) / 64)
      / (measured_prefill(1024) / 1024), {}),
-    ("07.attention-crossover", 4 * L8["matmul"] / L8["attention_flops_per_position"] - 1, {}),
+    # a P (P + 1) / 2 = 2 B P + 2 H (B: matmul weights without the head H, run once): the
+    # positive root of a P^2 + (a - 4 B) P - 4 H = 0
+    ("07.attention-crossover", positive_root(L8["attention_flops_per_position"],
+                                             L8["attention_flops_per_position"] - 4 * (L8["matmul"] - L8["head"]),
+                                             -4 * L8["head"]), {}),
     ("07.cache-hit", 131_072 / H100_PCIE_H2D / (measured_prefill(1024) / 1024), {}),
     # lesson 08
     ("08.kv-bytes", 2 * 80 * 8 * 128 * 2, {}),                                        # 327,680
     ("08.mla-ratio", (2 * 126 * 8 * 128 * 2) / (61 * (512 + 64) * 2), {}),             # 7.3
     ("08.max-batch", math.floor((8 * H100_MEMORY - L70["total"] * 2)
-                                / (131_072 * L70["kv_bytes_per_token"])), {}),          # 11
+                                / (131_072 * L70["kv_bytes_per_token"])), {}),          # 12
     ("08.crossover", L8["read_at_batch_1"] * 2 / (16 * L8["kv_bytes_per_token"]), {}),  # 7,158
     ("08.bound-200k", "memory", {}),
     ("08.splitkv-speedup", measured_decode("decode_sdpa_cudagraph", 1, 65536)
      / measured_decode("decode_splitkv_cudagraph", 1, 65536), {}),
     # lesson 09
-    ("09.mean-wait", H100_MEMORY / H100_BANDWIDTH / 2, {}),                           # 11.9 ms
+    ("09.mean-wait", H100_MEMORY / H100_BANDWIDTH / 2, {}),                           # 12.8 ms
     ("09.ttft-fast", 1.5 * decode_seconds(L70, 16, 4096, chips=8), {}),
     # one seat, load 0.9: T/2 + E[Q] / rate with E[Q] = 0.81 / (2 x 0.1), rate = 0.9 / T
     ("09.knee-one-seat", 0.5 + (0.9 ** 2 / (2 * (1 - 0.9))) / 0.9, {}),              # 5.0
@@ -191,8 +197,8 @@ WORKED = [
     ("09.overload-wait", (3500 * 0.020 / 64 - 1) * 60, {}),                           # 5.6 s
     ("09.which-server", "continuous", {}),
     # lesson 10
-    ("10.chips-405b-bf16", math.ceil(L405["total"] * 2 / H100_MEMORY), {}),           # 11
-    ("10.chips-405b-fp8", math.ceil((L405["total"] * 1 + 100e9) / H100_MEMORY), {}),   # 7
+    ("10.chips-405b-bf16", math.ceil(L405["total"] * 2 / H100_MEMORY), {}),           # 10
+    ("10.chips-405b-fp8", math.ceil((L405["total"] * 1 + 100e9) / H100_MEMORY), {}),   # 6
     ("10.all-reduce", 10e-6 + 2 * (8 - 1) / 8 * (32 * 8192 * 2) / NVLINK4_ONE_WAY, {}),  # 12 µs
     ("10.bubble", 1 / 4, {}),   # one micro-batch: each of 4 stages works a quarter of the time
     ("10.expert-batch", 256 * 256 / 8, {}),                                           # 8,192
@@ -216,7 +222,8 @@ def test_the_worked_answer_is_correct(qid, answer, inputs):
 def test_request_cost_by_hand():
     """07.request-cost at $3 per GPU-hour: the prefill's chip time for the 2000 input tokens,
     plus 499 decode steps at the middle context, each shared by 64 sequences."""
-    prefill_flops = 2 * L8["matmul"] * 2000 + L8["attention_flops_per_position"] * 2000 * 2001 / 2
+    prefill_flops = (2 * (L8["matmul"] - L8["head"]) * 2000 + 2 * L8["head"]   # the head once
+                     + L8["attention_flops_per_position"] * 2000 * 2001 / 2)
     prefill_bytes = L8["read_at_batch_1"] * 2 + 2000 * L8["kv_bytes_per_token"]
     prefill = max(prefill_flops / H100_BF16, prefill_bytes / H100_BANDWIDTH)   # compute-bound
     middle = 2000 + (500 - 2) / 2                                               # context 2249
