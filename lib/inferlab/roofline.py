@@ -156,6 +156,7 @@ def weight_bytes_per_chip(model, chips, *, weight_bytes=2, attention="auto", tok
     capacity) or reads in a step over ``tokens`` tokens (the experts they touch and their
     embedding rows): split evenly, except that data-parallel attention keeps all attention
     weights on every chip."""
+    same_shape(**locals())
     model = get_model(model)
     chips = positive(chips, "chips", integer=True)
     total = model.total_params if tokens is None else model.weight_params_read(tokens)
