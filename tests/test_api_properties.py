@@ -64,9 +64,9 @@ def test_decode_step(value, which, model):
 
 
 @SETTINGS
-@given(value=odd, which=st.sampled_from(["prompt", "batch", "weight_bytes", "chips"]))
+@given(value=odd, which=st.sampled_from(["prompt", "batch", "cached", "weight_bytes", "chips"]))
 def test_prefill_step(value, which):
-    args = dict(prompt=512, batch=1, weight_bytes=2, chips=1)
+    args = dict(prompt=512, batch=1, cached=0, weight_bytes=2, chips=1)
     args[which] = value
     step = _call(il.prefill_step, which, "llama-3.1-8b", "H200", args.pop("prompt"), args.pop("batch"), **args)
     if step is not None:
