@@ -13,7 +13,7 @@ from inferlab import batching, economics, intensity, kv, serving
 from inferlab.hardware import Hardware
 from inferlab.models import MLA, Model, MoE
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 odd = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
@@ -302,7 +302,7 @@ def _numbers(value):
         yield np.asarray(value, dtype=float)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=st.sampled_from(PAIRS), value=odd)
 def test_every_function_says_no_in_words_or_answers_sensibly(case, value):
     function, base, name, sentinel = case

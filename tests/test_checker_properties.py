@@ -20,7 +20,7 @@ NUMERIC = [e for e in PLAIN if not e.choices]
 STATUSES = {"correct", "close", "units", "factor2", "factor", "reciprocal", "sign", "wrong", "type",
             "unanswered", "unknown"}
 LAST_GUARD = "could not be checked"
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 class Stubborn(int):
