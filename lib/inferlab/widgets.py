@@ -196,11 +196,13 @@ def _display_png(png: bytes) -> None:
 
 
 def _display_html(text: str) -> None:
+    """Show a summary as an HTML output. JupyterLab typesets ``$...$`` in HTML outputs (not in
+    the live widget's HTML), so a dollar there, which means money, is escaped as ``\\$``."""
     try:
         from IPython import get_ipython
         from IPython.display import HTML, display
         if get_ipython() is not None:
-            display(HTML(text))
+            display(HTML(text.replace("$", "\\$")))
             return
     except ImportError:  # pragma: no cover
         pass
