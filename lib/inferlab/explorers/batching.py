@@ -237,12 +237,11 @@ class BatchExplorer(Explorer):
     CONTEXTS = (128, 1024, 4096, 32768)
 
     things_to_try = (
-        ("For llama-3.1-8b, switch the context from 1024 to 32768: watch the knee vanish and "
-         "the batch that fits shrink.", {"model": "llama-3.1-8b", "context": 32768}),
-        ("Pick deepseek-v3 at context 128: where does its cost per token stop falling? Compare "
+        ("llama-3.1-8b at context 32768: watch the knee vanish and the batch that fits shrink.", {"model": "llama-3.1-8b", "context": 32768}),
+        ("deepseek-v3 at context 128: where does its cost per token stop falling? Compare "
          "the whole step's knee with the experts' knee in the summary.",
          {"model": "deepseek-v3", "context": 128}),
-        ("Compare an H200 with an H100 at batch 64: which curves move, and which do not?",
+        ("An H200 against an H100 at batch 64: which curves move, and which do not?",
          {"hardware": "H200", "batch": 64}),
     )
 
