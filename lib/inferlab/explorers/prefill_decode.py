@@ -200,10 +200,10 @@ class RequestExplorer(Explorer):
     batches = np.unique(np.geomspace(1, 1024, 48).round())
 
     things_to_try = (
-        ("For llama-3.1-8b and a 2,048-token prompt, find the batch at which an output token "
-         "costs less than 5x an input token.", {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
-        ("Do the same on an H200 (more bandwidth): does it need a smaller batch?",
-         {"hardware": "H200"}),
+        ("With a 2,048-token prompt, raise the batch: does an output token get below 5x an "
+         "input token before the KV cache stops fitting (the warning)?",
+         {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
+        ("Do the same on an H200 (more bandwidth and more memory).", {"hardware": "H200"}),
         ("Raise the prompt to 131,072 tokens: what happens to TTFT, to the input's share of the "
          "cost, and to the batch that fits?", {"prompt": 131072}),
         ("Switch to deepseek-v3: why is its ratio different from llama-3.1-70b's?",
