@@ -203,10 +203,10 @@ class RequestExplorer(Explorer):
         ("With a 2,048-token prompt, raise the batch: does an output token get below 5x an "
          "input token before the KV cache stops fitting (the warning)?",
          {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
-        ("Do the same on an H200 (more bandwidth and more memory).", {"hardware": "H200"}),
-        ("Raise the prompt to 131,072 tokens: what happens to TTFT, to the input's share of the "
-         "cost, and to the batch that fits?", {"prompt": 131072}),
-        ("Switch to deepseek-v3: why is its ratio different from llama-3.1-70b's?",
+        ("Do the same on an H200 (more bandwidth, more memory).", {"hardware": "H200"}),
+        ("Raise the prompt to 131,072 tokens: watch TTFT, the input's share of the cost and the "
+         "batch that fits.", {"prompt": 131072}),
+        ("Switch to deepseek-v3: why is its ratio unlike llama-3.1-70b's?",
          {"model": "deepseek-v3"}),
     )
 
