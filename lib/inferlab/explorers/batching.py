@@ -356,7 +356,8 @@ class BatchExplorer(Explorer):
                           f" in bf16 (the lesson's knee; fp8 gives about the same). At small batches the step grows with the batch "
                           f"because each new sequence routes to experts no other has touched yet: "
                           f"more expert weights are read")
-        ideal = " (ideal tensor parallelism, no communication)" if chips > 1 else ""
+        ideal = (" (enough to hold the bf16 weights in 70 % of their memory, the rest for the KV cache; "
+                 "ideal tensor parallelism, no communication)" if chips > 1 else "")
         return (f"<b>{model}</b> on {chips} × <b>{hardware}</b>{ideal}, context {context}, batch <b>{b:,}</b>: "
                 f"a step takes <b>{seconds_label(step)}</b> ({1 / step:,.0f} tokens/s per user), "
                 f"the batch makes <b>{curves.tokens_per_second[at]:,.0f} tokens/s</b>, using "

@@ -293,7 +293,8 @@ class RequestExplorer(Explorer):
                 f" <b>Warning:</b> the batch's KV cache ({kv / 1e9:.0f} GB at the last token) "
                 f"does not fit beside the weights ({max(room, 0) / 1e9:.0f} GB free): lesson 08.")
         step = decode_step(model, chip, batch, context, chips=chips)
-        held = ("enough to hold the bf16 weights; ideal tensor parallelism, no communication"
+        held = ("enough to hold the bf16 weights in 90 % of their memory; ideal tensor parallelism, "
+                "no communication"
                 if chips > 1 else "it holds the bf16 weights")
         return (f"<b>{model.name}</b> on {chips} × <b>{chip.name}</b> ({held}), "
                 f"${price:.2f} per chip-hour. "
