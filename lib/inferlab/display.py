@@ -18,11 +18,17 @@ class Table:
             return f"{value:.3g}"
         return str(value)
 
+    @staticmethod
+    def _text(value: str) -> str:
+        """Plain text for HTML: escaped, and a dollar (money, never maths here) as ``\\$``,
+        since JupyterLab typesets ``$...$`` in HTML outputs."""
+        return html.escape(value).replace("$", "\\$")
+
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(self._cell(r.get(c, '')))}</td>"
+        head = "".join(f"<th>{self._text(str(c))}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{self._text(self._cell(r.get(c, '')))}</td>"
                                          for c in self.columns) + "</tr>" for r in self.rows)
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        caption = f"<caption>{self._text(self.caption)}</caption>" if self.caption else ""
         return f'<table class="inferlab-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
     def __repr__(self) -> str:
