@@ -237,12 +237,11 @@ class BatchExplorer(Explorer):
     CONTEXTS = (128, 1024, 4096, 32768)
 
     things_to_try = (
-        ("For llama-3.1-8b, switch the context from 1024 to 32768: watch the knee vanish and "
-         "the batch that fits shrink.", {"model": "llama-3.1-8b", "context": 32768}),
-        ("Pick deepseek-v3 at context 128: where does its cost per token stop falling? Compare "
+        ("llama-3.1-8b at context 32768: watch the knee vanish and the batch that fits shrink.", {"model": "llama-3.1-8b", "context": 32768}),
+        ("deepseek-v3 at context 128: where does its cost per token stop falling? Compare "
          "the whole step's knee with the experts' knee in the summary.",
          {"model": "deepseek-v3", "context": 128}),
-        ("Compare an H200 with an H100 at batch 64: which curves move, and which do not?",
+        ("An H200 against an H100 at batch 64: which curves move, and which do not?",
          {"hardware": "H200", "batch": 64}),
     )
 
@@ -357,7 +356,8 @@ class BatchExplorer(Explorer):
                           f" in bf16 (the lesson's knee; fp8 gives about the same). At small batches the step grows with the batch "
                           f"because each new sequence routes to experts no other has touched yet: "
                           f"more expert weights are read")
-        ideal = " (ideal tensor parallelism, no communication)" if chips > 1 else ""
+        ideal = (" (enough to hold the bf16 weights in 70 % of their memory, the rest for the KV cache; "
+                 "ideal tensor parallelism, no communication)" if chips > 1 else "")
         return (f"<b>{model}</b> on {chips} × <b>{hardware}</b>{ideal}, context {context}, batch <b>{b:,}</b>: "
                 f"a step takes <b>{seconds_label(step)}</b> ({1 / step:,.0f} tokens/s per user), "
                 f"the batch makes <b>{curves.tokens_per_second[at]:,.0f} tokens/s</b>, using "

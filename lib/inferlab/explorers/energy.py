@@ -87,7 +87,7 @@ class EnergyExplorer(Explorer):
         ("Raise the context of llama-3.1-8b from 1k to 128k tokens and watch the KV line rise "
          "above everything.", {"model": "llama-3.1-8b", "context": 131072}),
         ("Compare qwen3-30b-a3b with llama-3.1-8b (more weights in total, fewer per token): "
-         "where do their curves cross?", {"model": "qwen3-30b-a3b"}),
+         "which costs fewer joules per token at batch 1, 64 and 1024?", {"model": "qwen3-30b-a3b"}),
         ("Switch the chip to H200: its measured bytes are cheaper (HBM3e), so where does "
          "compute overtake movement now?", {"hardware": "H200"}),
     )

@@ -184,13 +184,13 @@ class MemorySystemExplorer(Explorer):
     CONTEXTS = (1024, 4096, 8192, 32768, 131072)
 
     things_to_try = (
-        ("5 HBM3 stacks of 16 GB (an H100's 80 GB): which is the largest model in fp8?",
+        ("5 HBM3 stacks (an H100's 80 GB): the largest model in fp8?",
          {"memory": "HBM3 stack", "units": 5, "per_unit": 1.0, "precision": "fp8"}),
-        ("8 DDR5 channels of 512 GB (4 TB): which model fits, how fast for one user?",
+        ("8 DDR5 channels at 4 x typical (4 TB): which model fits, how fast for one user?",
          {"memory": "DDR5-4800 channel", "units": 8, "per_unit": 4.0}),
         ("How many GDDR6X devices match an H200's 4.8 TB/s, and what do they hold?",
          {"memory": "GDDR6X device", "units": 57}),
-        ("Context 131,072 tokens: what happens to the batch?", {"context": 131072}),
+        ("Context 131,072: what happens to the batch?", {"context": 131072}),
     )
 
     def controls(self) -> dict:

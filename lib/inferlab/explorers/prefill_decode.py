@@ -200,13 +200,13 @@ class RequestExplorer(Explorer):
     batches = np.unique(np.geomspace(1, 1024, 48).round())
 
     things_to_try = (
-        ("For llama-3.1-8b and a 2,048-token prompt, find the batch at which an output token "
-         "costs less than 5x an input token.", {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
-        ("Do the same on an H200 (more bandwidth): does it need a smaller batch?",
-         {"hardware": "H200"}),
-        ("Raise the prompt to 131,072 tokens: what happens to TTFT, to the input's share of the "
-         "cost, and to the batch that fits?", {"prompt": 131072}),
-        ("Switch to deepseek-v3: why is its ratio different from llama-3.1-70b's?",
+        ("With a 2,048-token prompt, raise the batch: does an output token get below 5x an "
+         "input token before the KV cache stops fitting (the warning)?",
+         {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
+        ("Do the same on an H200 (more bandwidth, more memory).", {"hardware": "H200"}),
+        ("Raise the prompt to 131,072 tokens: watch TTFT, the input's share of the cost and the "
+         "batch that fits.", {"prompt": 131072}),
+        ("Switch to deepseek-v3: why is its ratio unlike llama-3.1-70b's?",
          {"model": "deepseek-v3"}),
     )
 
@@ -293,7 +293,8 @@ class RequestExplorer(Explorer):
                 f" <b>Warning:</b> the batch's KV cache ({kv / 1e9:.0f} GB at the last token) "
                 f"does not fit beside the weights ({max(room, 0) / 1e9:.0f} GB free): lesson 08.")
         step = decode_step(model, chip, batch, context, chips=chips)
-        held = ("enough to hold the bf16 weights; ideal tensor parallelism, no communication"
+        held = ("enough to hold the bf16 weights in 90 % of their memory; ideal tensor parallelism, "
+                "no communication"
                 if chips > 1 else "it holds the bf16 weights")
         return (f"<b>{model.name}</b> on {chips} × <b>{chip.name}</b> ({held}), "
                 f"${price:.2f} per chip-hour. "
