@@ -6,6 +6,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import ScalarFormatter
 
 from .. import kv, reference
+from ..parallelism import chips_to_serve, parallel_decode
 from ..display import Table
 from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
@@ -129,6 +130,22 @@ def cost_vs_context(setups, wanted_batch=256, usd_per_gpu_hour=2.0, threshold=20
 # --- the explorer ----------------------------------------------------------------------------
 CONTEXTS = np.unique(np.geomspace(128, 1_048_576, 56).round())
 BATCHES = np.unique(np.geomspace(1, 4096, 44).round())
+#: The context control's stops: powers of two, plus the 200k and 400k of the price tier.
+CONTEXT_STOPS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 200_000, 262_144, 400_000,
+                 524_288, 1_048_576)
+#: The batch control's stops: 1, 2, 3, 4, 6, 8, 12, ... 4096 (each about 1.4x the last).
+BATCH_STOPS = tuple(sorted({int(b) for k in range(13) for b in (2 ** k, 3 * 2 ** (k - 1)) if 1 <= b <= 4096}))
+#: Tensor-parallel all-reduces go over this link (the course's NVLink figures, lesson 10).
+LINK = "NVLink 4"
+
+
+def tensor_parallel_step(model, hardware, batch, context, chips, *, weight_bytes=2, kv_bytes=2):
+    """Seconds per decode step on ``chips`` chips in tensor parallelism, with the two
+    all-reduces per layer over :data:`LINK` (lesson 10), and the same without them (the
+    ideal, no communication). Returns ``(with_communication, ideal)``; broadcasts."""
+    step = parallel_decode(model, hardware, batch, context, tensor_parallel=chips, link=LINK,
+                           weight_bytes=weight_bytes, kv_bytes=kv_bytes)
+    return step.compute_seconds + step.all_reduce_seconds, step.compute_seconds
 
 
 def _edges(values):
@@ -137,12 +154,31 @@ def _edges(values):
     return 10 ** np.concatenate([[2 * logs[0] - middle[0]], middle, [2 * logs[-1] - middle[-1]]])
 
 
+def _fewest_chips(model, hardware, context, weight_bytes=2, kv_bytes=2) -> int:
+    """Fewest chips that hold the weights and one sequence of ``context`` tokens."""
+    return int(chips_to_serve(model, hardware, weight_bytes=weight_bytes,
+                              kv_budget_bytes=float(kv.kv_cache_bytes(model, context, 1, kv_bytes=kv_bytes))))
+
+
 class KVMapExplorer(Explorer):
     """Context x batch: the decode step's time and the memory it needs, with the capacity
     wall (where the KV caches fill what the weights leave), the line where KV reads equal
     weight reads, and the compute-bound corner."""
 
     figsize = (10.0, 4.0)
+    things_to_try = (
+        ("An fp8 cache: the wall moves right 2x.",
+         {"model": "llama-3.1-70b", "hardware": "H100-SXM", "chips": 8, "weights": "bf16", "kv_cache": "fp8"}),
+        ("deepseek-v3 on 8 H200s in fp8: a tiny cache.",
+         {"model": "deepseek-v3", "hardware": "H200", "chips": 8, "weights": "fp8", "kv_cache": "bf16"}),
+        ("llama-3.1-405b at 1M tokens: the fewest H100s that hold it.",
+         {"model": "llama-3.1-405b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
+          "context": 1_048_576, "batch": 1,
+          "chips": _fewest_chips("llama-3.1-405b", "H100-SXM", 1_048_576)}),
+        ("64 chips: the step shrinks, the all-reduces do not.",
+         {"model": "llama-3.1-70b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
+          "context": 200_000, "batch": 6, "chips": 64}),
+    )
 
     def controls(self) -> dict:
         import ipywidgets as widgets
@@ -150,13 +186,12 @@ class KVMapExplorer(Explorer):
             "model": widgets.Dropdown(options=list_models(), value="llama-3.1-70b", description="model"),
             "hardware": widgets.Dropdown(options=[h for h in list_hardware() if get_hardware(h).flops],
                                          value="H100-SXM", description="chip"),
-            "chips": widgets.Dropdown(options=[1, 2, 4, 8, 16, 32, 64], value=8, description="chips"),
+            "chips": widgets.IntSlider(value=8, min=1, max=64, description="chips"),
             "weights": widgets.ToggleButtons(options=["bf16", "fp8", "fp4"], value="bf16",
                                              description="weights"),
             "kv_cache": widgets.ToggleButtons(options=["bf16", "fp8"], value="bf16", description="KV cache"),
-            "context": widgets.IntSlider(value=200_000, min=1024, max=1_048_576, step=1024,
-                                         description="context"),
-            "batch": widgets.IntSlider(value=6, min=1, max=4096, description="batch"),
+            "context": widgets.SelectionSlider(options=CONTEXT_STOPS, value=200_000, description="context"),
+            "batch": widgets.SelectionSlider(options=BATCH_STOPS, value=6, description="batch"),
         }
 
     def draw(self, fig, **values) -> str:
@@ -189,7 +224,8 @@ class KVMapExplorer(Explorer):
                                         linestyle="--", linewidth=1.5, label="KV reads = weight reads")
         self._compute, = time_ax.step(CONTEXTS, CONTEXTS * 0 + 1, where="mid", color=PALETTE["yellow"],
                                       linewidth=1.5, label="compute-bound above/left of this")
-        time_ax.set(ylabel="batch (sequences per step)", title="decode step time (grey: does not fit)")
+        time_ax.set(ylabel="batch (sequences per step)",
+                    title="step time with all-reduces (grey: no fit)")
         memory_ax.set(title="weights + KV cache / memory")
         time_ax.legend(loc="upper right", fontsize=8, framealpha=0.8, frameon=True)
         self.moving = [self._time_mesh, self._memory_mesh, *self._walls, self._crossover,
@@ -201,11 +237,12 @@ class KVMapExplorer(Explorer):
         weight_bytes, kv_bytes = bytes_per_value(weights), bytes_per_value(kv_cache)
         b, c = BATCHES[:, None], CONTEXTS[None, :]
         step = decode_step(model, chip, b, c, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
+        seconds, _ = tensor_parallel_step(model, chip, b, c, chips, weight_bytes=weight_bytes, kv_bytes=kv_bytes)
         memory = chips * chip.memory_bytes
         used = (kv.weight_memory_bytes(model, weight_bytes=weight_bytes)
                 + kv.kv_cache_bytes(model, c, b, kv_bytes=kv_bytes)) / memory
         over = used > 1
-        self._time_mesh.set_array(np.ma.masked_array(step.seconds * 1e3, over).ravel())
+        self._time_mesh.set_array(np.ma.masked_array(seconds * 1e3, over).ravel())
         self._memory_mesh.set_array(np.ma.masked_array(np.minimum(used, 1), over).ravel())
 
         wall = kv.max_batch(model, chip, CONTEXTS, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
@@ -219,6 +256,8 @@ class KVMapExplorer(Explorer):
             marker.set_data([context], [batch])
 
         here = decode_step(model, chip, batch, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
+        with_links, ideal = tensor_parallel_step(model, chip, batch, context, chips,
+                                                 weight_bytes=weight_bytes, kv_bytes=kv_bytes)
         fits_here = int(kv.max_batch(model, chip, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
                                      chips=chips))
         need = kv.weight_memory_bytes(model, weight_bytes=weight_bytes) + float(
@@ -230,12 +269,22 @@ class KVMapExplorer(Explorer):
         elif batch > fits_here:
             verdict = f"<b>does not fit</b>: at most {fits_here:,} sequences of this context"
         else:
-            verdict = f"fits (up to {fits_here:,} sequences of this context)"
+            verdict = f"fits (up to {fits_here:,} sequence{'s' if fits_here > 1 else ''} of this context)"
         return (f"<b>{model.name}</b> on {chips} x {chip.name}, {weights} weights, {kv_cache} KV "
                 f"({bytes_label(model.kv_bytes_per_token(kv_bytes))} per token). "
-                f"Batch {batch:,} at context {context:,}: step <b>{seconds_label(float(here.seconds))}</b> "
-                f"({here.bound}-bound), needs {bytes_label(need)} of {bytes_label(memory)}: {verdict}. "
-                f"KV reads equal weight reads at context {crossover:,.0f} for this batch.")
+                f"Batch {batch:,} at context {context:,}: step <b>{seconds_label(float(with_links))}</b> "
+                f"({here.bound}-bound){self._communication(chips, with_links, ideal)}, needs {bytes_label(need)} of {bytes_label(memory)}: {verdict}. "
+                f"KV reads equal weight reads at context {crossover:,.0f} for this batch. "
+                f"Fewest {chip.name} chips that hold one sequence of this context: "
+                f"<b>{_fewest_chips(model, chip, context, weight_bytes, kv_bytes):,}</b>.")
+
+
+    @staticmethod
+    def _communication(chips, with_links, ideal):
+        if chips == 1:
+            return ""
+        return (f", of which {seconds_label(float(with_links - ideal))} are tensor-parallel all-reduces "
+                f"over {LINK} (lesson 10; ideal, no communication: {seconds_label(float(ideal))})")
 
 
 def _first_row(mask):
