@@ -47,6 +47,16 @@ class PriceSheetExplorer(Explorer):
 
     figsize = (10.0, 4.2)
     CONTEXTS = (1024, 4096, 16384, 65536)
+    _base = {"model": "llama-3.1-70b", "hardware": "H100-SXM", "chips": 8, "precision": "bf16",
+             "batch": 256, "utilisation": 0.5, "context": 4096, "margin": 0.5}
+    things_to_try = (
+        ("Raise the max batch to 1024: output falls, the fast tier's multiple grows.", {**_base, "batch": 1024}),
+        ("Utilisation 0.9 and margin 0: how close are you to DeepSeek's prices?",
+         {**_base, "utilisation": 0.9, "margin": 0.0}),
+        ("deepseek-v3 on 16 H100s in fp8: move the batch until output/input enters the published band.",
+         {**_base, "model": "deepseek-v3", "chips": 16, "precision": "fp8 weights"}),
+        ("An H200 at the same rent: which lines move?", {**_base, "hardware": "H200"}),
+    )
 
     def controls(self) -> dict:
         import ipywidgets as widgets
