@@ -190,8 +190,10 @@ class KVMapExplorer(Explorer):
             "weights": widgets.ToggleButtons(options=["bf16", "fp8", "fp4"], value="bf16",
                                              description="weights"),
             "kv_cache": widgets.ToggleButtons(options=["bf16", "fp8"], value="bf16", description="KV cache"),
-            "context": widgets.SelectionSlider(options=CONTEXT_STOPS, value=200_000, description="context"),
-            "batch": widgets.SelectionSlider(options=BATCH_STOPS, value=6, description="batch"),
+            "context": widgets.SelectionSlider(options=[(f"{c:,}", c) for c in CONTEXT_STOPS], value=200_000,
+                                               description="context"),
+            "batch": widgets.SelectionSlider(options=[(f"{b:,}", b) for b in BATCH_STOPS], value=6,
+                                             description="batch"),
         }
 
     def draw(self, fig, **values) -> str:
