@@ -281,20 +281,24 @@ class TrainScheduleExplorer(Explorer):
 
     def _show(self, result, knee):
         """Move the artists: the TTFT histogram, its p50 and p99, the knee and the star."""
-        # The axis spans the whole decades the data need (from the fastest to the p99.9), so
-        # the histogram fills it; it changes (and the background is redrawn) only when the
-        # data leave those decades.
+        # The axis spans whole decades around the data (the fastest to the p99.9), so the
+        # histogram fills it. A new axis means a full redraw (~0.4 s), so the axis only
+        # changes when the data leave it or use less than half its decades. Overload keeps
+        # the axis: its waits only say how long we simulated (the summary says so in red),
+        # and they pile up at the right edge.
         low, high = np.percentile(result.ttft, [0.0, 99.9])
-        edges = (10.0 ** np.floor(np.log10(max(low, 1e-5))), 10.0 ** np.ceil(np.log10(max(high, low * 1.01))))
-        if edges != (self._edges[0], self._edges[-1]):
-            self._edges = np.geomspace(edges[0], edges[1], self.bins + 1)
-            self._left.set_xlim(edges[0] * 1e3, edges[1] * 1e3)
+        need = (np.floor(np.log10(max(low, 1e-5))), np.ceil(np.log10(max(high, low * 1.01))))
+        have = (np.log10(self._edges[0]), np.log10(self._edges[-1]))
+        fitted = have[0] <= need[0] and need[1] <= have[1] and have[1] - have[0] <= 2 * (need[1] - need[0])
+        if not (fitted or result.overloaded):
+            self._edges = np.geomspace(10.0 ** need[0], 10.0 ** need[1], self.bins + 1)
+            self._left.set_xlim(self._edges[0] * 1e3, self._edges[-1] * 1e3)
             self.invalidate()
         counts, _ = np.histogram(np.clip(result.ttft, self._edges[0], self._edges[-1] * 0.999), self._edges)
         fractions = counts / len(result.ttft)
-        top = next(y for y in (0.1, 0.2, 0.5, 1.0) if y >= fractions.max() * 1.05 or y == 1.0)
-        if top != self._left.get_ylim()[1]:
-            self._left.set_ylim(0, top)
+        top = self._left.get_ylim()[1]
+        if not (fractions.max() * 1.05 <= top <= max(5 * fractions.max(), 0.1) or result.overloaded):
+            self._left.set_ylim(0, next(y for y in (0.1, 0.2, 0.5, 1.0) if y >= fractions.max() * 1.05 or y == 1.0))
             self.invalidate()
         self._hist.set_data(fractions, self._edges * 1e3)
         ttft = result.stats("ttft")
