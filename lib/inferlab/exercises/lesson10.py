@@ -11,16 +11,16 @@ def _latency(**settings):
 
 register(
     Exercise("10.chips-405b-bf16",
-             "How many H100s hold llama-3.1-405b's weights in bf16, with no room for KV cache?",
+             "How many H100s (80 GB) hold llama-3.1-405b's weights in bf16, with no room for KV cache?",
              expected=lambda: par.chips_to_serve("llama-3.1-405b", "H100-SXM", weight_bytes=2),
              unit="chips", rtol=0.0, close_rtol=0.0,
-             hint="weight bytes / one H100's memory (il.get_hardware(\"H100-SXM\").memory_bytes), rounded up to a whole chip."),
+             hint="weight bytes / 80e9 bytes per chip, rounded up to a whole chip."),
     Exercise("10.chips-405b-fp8",
              "How many H100s hold llama-3.1-405b's weights in fp8 plus a 100 GB KV budget?",
              expected=lambda: par.chips_to_serve("llama-3.1-405b", "H100-SXM", weight_bytes=1,
                                                  kv_budget_bytes=100e9),
              unit="chips", rtol=0.0, close_rtol=0.0,
-             hint="(1 byte x parameters + 100e9) / one H100's memory, rounded up."),
+             hint="(1 byte x parameters + 100e9) / 80e9, rounded up."),
     Exercise("10.all-reduce",
              "One all-reduce of llama-3.1-70b's activations for 32 tokens (bf16) over 8 H100s on "
              "NVLink 4, with the table's 10 µs per collective.",

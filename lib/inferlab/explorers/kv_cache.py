@@ -1,6 +1,8 @@
 """Lesson 08: the KV cache. Tables and figures of the lesson, and the context x batch explorer."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import ScalarFormatter
@@ -154,10 +156,25 @@ def _edges(values):
     return 10 ** np.concatenate([[2 * logs[0] - middle[0]], middle, [2 * logs[-1] - middle[-1]]])
 
 
-def _fewest_chips(model, hardware, context, weight_bytes=2, kv_bytes=2) -> int:
-    """Fewest chips that hold the weights and one sequence of ``context`` tokens."""
-    return int(chips_to_serve(model, hardware, weight_bytes=weight_bytes,
-                              kv_budget_bytes=float(kv.kv_cache_bytes(model, context, 1, kv_bytes=kv_bytes))))
+#: The chips control's range (tensor parallelism over this many chips).
+MAX_CHIPS = 64
+
+
+def _fewest_chips(model, hardware, context, weight_bytes=2, kv_bytes=2):
+    """Fewest chips, up to :data:`MAX_CHIPS`, on which one sequence of ``context`` tokens
+    fits beside the weights as the map lays them out (``kv.max_batch``, tensor-parallel);
+    ``None`` if even :data:`MAX_CHIPS` are too few."""
+    return _fewest_by_name(get_model(model).name, get_hardware(hardware).name, int(context),
+                           weight_bytes, kv_bytes)
+
+
+@lru_cache(maxsize=256)
+def _fewest_by_name(model, hardware, context, weight_bytes, kv_bytes):
+    for chips in range(1, MAX_CHIPS + 1):
+        if kv.max_batch(model, hardware, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
+                        chips=chips) >= 1:
+            return chips
+    return None
 
 
 class KVMapExplorer(Explorer):
@@ -186,7 +203,7 @@ class KVMapExplorer(Explorer):
             "model": widgets.Dropdown(options=list_models(), value="llama-3.1-70b", description="model"),
             "hardware": widgets.Dropdown(options=[h for h in list_hardware() if get_hardware(h).flops],
                                          value="H100-SXM", description="chip"),
-            "chips": widgets.IntSlider(value=8, min=1, max=64, description="chips"),
+            "chips": widgets.IntSlider(value=8, min=1, max=MAX_CHIPS, description="chips"),
             "weights": widgets.ToggleButtons(options=["bf16", "fp8", "fp4"], value="bf16",
                                              description="weights"),
             "kv_cache": widgets.ToggleButtons(options=["bf16", "fp8"], value="bf16", description="KV cache"),
@@ -277,9 +294,19 @@ class KVMapExplorer(Explorer):
                 f"Batch {batch:,} at context {context:,}: step <b>{seconds_label(float(with_links))}</b> "
                 f"({here.bound}-bound){self._communication(chips, with_links, ideal)}, needs {bytes_label(need)} of {bytes_label(memory)}: {verdict}. "
                 f"KV reads equal weight reads at context {crossover:,.0f} for this batch. "
-                f"Fewest {chip.name} chips that hold one sequence of this context: "
-                f"<b>{_fewest_chips(model, chip, context, weight_bytes, kv_bytes):,}</b>.")
+                f"{self._fewest_text(model, chip, context, weight_bytes, kv_bytes)}")
 
+
+    @staticmethod
+    def _fewest_text(model, chip, context, weight_bytes, kv_bytes) -> str:
+        fewest = _fewest_chips(model, chip, context, weight_bytes, kv_bytes)
+        pooled = int(chips_to_serve(model, chip, weight_bytes=weight_bytes, kv_budget_bytes=float(
+            kv.kv_cache_bytes(model, context, 1, kv_bytes=kv_bytes))))
+        where = (f"<b>{fewest:,}</b>" if fewest else f"more than {MAX_CHIPS}")
+        text = f"Fewest {chip.name} chips that hold one sequence of this context: {where}"
+        if fewest != pooled:
+            text += f" (pooled memory, as a pipeline splits layers, would need {pooled:,}: lesson 10)"
+        return text + "."
 
     @staticmethod
     def _communication(chips, with_links, ideal):
