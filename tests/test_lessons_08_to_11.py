@@ -41,13 +41,14 @@ def test_kv_explorer_adds_two_all_reduces_per_layer():
     assert alone == ideal_alone
 
 
-def test_fewest_chips_by_hand_where_nothing_is_replicated():
-    """llama-3.1-70b, one 1M-token sequence: weights + cache over one chip's memory, rounded
-    up (6 or 7 H100s: fewer than its 8 KV heads, so tensor parallelism splits the cache)."""
+def test_fewest_chips_by_hand_where_the_heads_split_evenly():
+    """llama-3.1-70b, one 400k-token sequence: (141 GB of weights + 131 GB of cache) over one
+    H100's memory, rounded up, is 4 chips; 4 divides its 8 KV heads, so tensor parallelism
+    splits the cache evenly and pooled memory is the right count."""
     model, chip = il.get_model("llama-3.1-70b"), il.get_hardware("H100-SXM")
-    by_hand = math.ceil((model.total_params * 2 + 1_048_576 * model.kv_bytes_per_token(2)) / chip.memory_bytes)
-    assert by_hand <= model.kv_heads
-    assert kv_cache._fewest_chips("llama-3.1-70b", "H100-SXM", 1_048_576) == by_hand
+    by_hand = math.ceil((model.total_params * 2 + 400_000 * model.kv_bytes_per_token(2)) / chip.memory_bytes)
+    assert by_hand == 4 and model.kv_heads % by_hand == 0
+    assert kv_cache._fewest_chips("llama-3.1-70b", "H100-SXM", 400_000) == by_hand
 
 
 def test_kv_explorer_names_the_fewest_chips_and_the_slider_reaches_it():
