@@ -192,7 +192,7 @@ class KVMapExplorer(Explorer):
          {"model": "llama-3.1-405b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
           "context": 1_048_576, "batch": 1,
           "chips": _fewest_chips("llama-3.1-405b", "H100-SXM", 1_048_576)}),
-        ("64 chips: the step shrinks, the all-reduces do not.",
+        ("64 chips: the all-reduces do not shrink.",
          {"model": "llama-3.1-70b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
           "context": 200_000, "batch": 6, "chips": 64}),
     )
@@ -258,8 +258,7 @@ class KVMapExplorer(Explorer):
         step = decode_step(model, chip, b, c, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
         seconds, _ = tensor_parallel_step(model, chip, b, c, chips, weight_bytes=weight_bytes, kv_bytes=kv_bytes)
         memory = chips * chip.memory_bytes
-        used = (kv.weight_memory_bytes(model, weight_bytes=weight_bytes)
-                + kv.kv_cache_bytes(model, c, b, kv_bytes=kv_bytes)) / memory
+        used = self._memory_used(model, chip, chips, weight_bytes, kv_bytes, b * c) / memory
         over = used > 1
         self._time_mesh.set_array(np.ma.masked_array(seconds * 1e3, over).ravel())
         self._memory_mesh.set_array(np.ma.masked_array(np.minimum(used, 1), over).ravel())
@@ -279,8 +278,7 @@ class KVMapExplorer(Explorer):
                                                  weight_bytes=weight_bytes, kv_bytes=kv_bytes)
         fits_here = int(kv.max_batch(model, chip, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
                                      chips=chips))
-        need = kv.weight_memory_bytes(model, weight_bytes=weight_bytes) + float(
-            kv.kv_cache_bytes(model, context, batch, kv_bytes=kv_bytes))
+        need = float(self._memory_used(model, chip, chips, weight_bytes, kv_bytes, batch * context))
         crossover = float(kv.kv_weight_crossover_context(model, batch, weight_bytes=weight_bytes,
                                                          kv_bytes=kv_bytes))
         if fits_here < 1:
@@ -296,6 +294,17 @@ class KVMapExplorer(Explorer):
                 f"KV reads equal weight reads at context {crossover:,.0f} for this batch. "
                 f"{self._fewest_text(model, chip, context, weight_bytes, kv_bytes)}")
 
+
+    @staticmethod
+    def _memory_used(model, chip, chips, weight_bytes, kv_bytes, tokens):
+        """Bytes that ``tokens`` cached tokens and the weights take on ``chips`` chips, as
+        ``kv.max_batch`` places them: the memory left beside the weights holds
+        ``kv.kv_capacity_tokens`` tokens (fewer than its bytes / KV bytes per token where the
+        layout copies the cache onto several chips), so the map's grey area meets its wall."""
+        free = kv.free_memory_bytes(model, chip, weight_bytes=weight_bytes, chips=chips)
+        capacity = kv.kv_capacity_tokens(model, chip, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
+        per_token = free / capacity if capacity > 0 else model.kv_bytes_per_token(kv_bytes)
+        return chips * chip.memory_bytes - free + tokens * per_token
 
     @staticmethod
     def _fewest_text(model, chip, context, weight_bytes, kv_bytes) -> str:
