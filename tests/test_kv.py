@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from inferlab import decode_step, get_hardware, get_model, kv
+from inferlab.hardware import Hardware
 from inferlab.models import Model
 
 
@@ -55,19 +56,21 @@ def test_cache_bytes_broadcast_and_scale():
 
 # --- capacity ----------------------------------------------------------------------------
 def test_capacity_by_hand():
-    # llama-3.1-8b on one H100: 80e9 - 2 x 8,029,995,008 bytes free, 131,072 bytes per token
-    free = 80e9 - 2 * 8_029_995_008
+    # llama-3.1-8b on one H100 (81,559 MiB usable): 85,520,809,984 - 2 x 8,029,995,008 bytes
+    # free, 131,072 bytes per token
+    free = 81_559 * 2**20 - 2 * 8_029_995_008
     assert kv.free_memory_bytes("llama-3.1-8b", "H100-SXM") == pytest.approx(free)
-    assert kv.kv_capacity_tokens("llama-3.1-8b", "H100-SXM") == math.floor(free / 131_072) == 487_823
-    assert kv.max_batch("llama-3.1-8b", "H100-SXM", 131_072) == 3
-    assert kv.max_batch("llama-3.1-8b", "H100-SXM", 4096) == 119
+    assert kv.kv_capacity_tokens("llama-3.1-8b", "H100-SXM") == math.floor(free / 131_072) == 529_944
+    assert kv.max_batch("llama-3.1-8b", "H100-SXM", 131_072) == 4
+    assert kv.max_batch("llama-3.1-8b", "H100-SXM", 4096) == 129
 
 
 def test_capacity_pools_chips_and_reserves_memory():
     one = kv.free_memory_bytes("llama-3.1-70b", "H100-SXM", chips=8)
-    assert one == pytest.approx(8 * 80e9 - get_model("llama-3.1-70b").total_params * 2)
+    usable = 81_559 * 2**20
+    assert one == pytest.approx(8 * usable - get_model("llama-3.1-70b").total_params * 2)
     ninety = kv.free_memory_bytes("llama-3.1-70b", "H100-SXM", chips=8, memory_fraction=0.9)
-    assert one - ninety == pytest.approx(0.1 * 640e9)
+    assert one - ninety == pytest.approx(0.1 * 8 * usable)
 
 
 def test_max_batch_falls_as_context_grows_and_is_zero_when_weights_do_not_fit():
@@ -125,10 +128,10 @@ def test_mla_attention_sits_near_the_ridge():
 # --- cost when capacity caps the batch ---------------------------------------------------------
 def test_capped_decode_by_hand():
     point = kv.capped_decode("llama-3.1-8b", "H100-SXM", 131_072, 64, usd_per_gpu_hour=3.6)
-    assert point.batch == 3
-    step = decode_step("llama-3.1-8b", "H100-SXM", 3, 131_072)
-    assert point.seconds_per_token == pytest.approx(step.seconds / 3)
-    assert point.usd_per_million == pytest.approx(step.seconds / 3 * 1e-3 * 1e6)  # $3.6/h = $0.001/s
+    assert point.batch == 4
+    step = decode_step("llama-3.1-8b", "H100-SXM", 4, 131_072)
+    assert point.seconds_per_token == pytest.approx(step.seconds / 4)
+    assert point.usd_per_million == pytest.approx(step.seconds / 4 * 1e-3 * 1e6)  # $3.6/h = $0.001/s
 
 
 def test_capped_cost_rises_with_context_and_is_nan_when_nothing_fits():
@@ -164,7 +167,7 @@ def test_published_long_context_steps_are_found():
     lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", 100, chips=1.5),
     lambda: kv.free_memory_bytes("llama-3.1-8b", "H100-SXM", memory_fraction=1.2),
     lambda: kv.kv_weight_crossover_context("llama-3.1-8b", 0),
-    lambda: kv.balance_context("llama-3.1-8b", "M2-Ultra", 64),
+    lambda: kv.balance_context("llama-3.1-8b", Hardware(name="no-flops", memory_bytes=1e9, memory_bandwidth=1e11), 64),
     lambda: kv.capped_decode("llama-3.1-8b", "H100-SXM", 1024, 8, usd_per_gpu_hour=0),
     lambda: kv.paged_tokens(100, block_tokens=0),
     lambda: kv.wasted_fraction(200, 100),

@@ -116,7 +116,9 @@ def test_full_memory_throughput_matches_its_closed_form():
     approx = (1 - model.total_params / chip.memory_bytes) * chip.memory_bandwidth / (
         8192 * model.kv_bytes_per_token(2))
     assert rate == pytest.approx(approx, rel=0.02)
-    assert bw.tokens_per_second_at_full_memory(model, "H100-SXM", 32768, weight_bytes=1) == 0.0
+    # 70.6e9 fp8 weights leave 15.0e9 of the H100's 85.5e9 usable bytes: less than one
+    # 65,536-token sequence (21.5e9 bytes of bf16 KV)
+    assert bw.tokens_per_second_at_full_memory(model, "H100-SXM", 65536, weight_bytes=1) == 0.0
 
 
 def test_measured_speedup_tells_bandwidth_from_flops():
@@ -156,8 +158,6 @@ def test_generation_table_rows():
     lambda: bw.batch_that_fits("llama-3.1-8b", -1, 1024),
     lambda: bw.largest_model_that_fits(np.array([1e9, 2e9])),
     lambda: bw.largest_model_that_fits(0),
-    lambda: il.latency_floor("llama-3.1-8b", mem.memory_system("DDR5", 8)).__float__()
-    and il.decode_step("llama-3.1-8b", mem.memory_system("DDR5", 8), 1, 128),
 ])
 def test_bad_input_raises_value_error(call):
     with pytest.raises(ValueError):

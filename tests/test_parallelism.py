@@ -125,10 +125,11 @@ def test_chips_to_serve_matches_chips_to_hold_without_kv():
                 chips_to_hold(model, "H100-SXM", weight_bytes=size)
 
 
-def test_405b_needs_11_h100s_in_bf16_and_6_in_fp8():
+def test_405b_needs_10_h100s_in_bf16_and_5_in_fp8():
     params = get_model("llama-3.1-405b").total_params
-    assert par.chips_to_serve("llama-3.1-405b", "H100-SXM") == math.ceil(params * 2 / 80e9) == 11
-    assert par.chips_to_serve("llama-3.1-405b", "H100-SXM", weight_bytes=1) == 6
+    usable = 81_559 * 2**20  # nvidia-smi's total, not the vendor's 80 GB
+    assert par.chips_to_serve("llama-3.1-405b", "H100-SXM") == math.ceil(params * 2 / usable) == 10
+    assert par.chips_to_serve("llama-3.1-405b", "H100-SXM", weight_bytes=1) == 5  # 405.8e9 / 85.5e9
 
 
 def test_chips_needed_grows_with_model_bytes():

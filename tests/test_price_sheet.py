@@ -31,11 +31,15 @@ def test_hand_computed_sheet_for_a_simple_case():
     step = max(memory, compute)
     output = step * usd_per_second / 64 * 1e6
     # prefill: one 1024-token prompt; causal attention has 1024 x 1025 / 2 pairs
-    flops = 2 * m.matmul_params * 1024 + m.prefill_attention_flops_per_pair * 1024 * 1025 / 2
+    # (the output head runs once, for the last token)
+    flops = (2 * (m.matmul_params - m.head_params) * 1024 + 2 * m.head_params
+             + m.prefill_attention_flops_per_pair * 1024 * 1025 / 2)
     nbytes = m.weight_params_read(1024) * 2 + 1024 * kv
     prefill = max(flops / H100_BF16, nbytes / H100_BANDWIDTH)
     input_ = prefill * usd_per_second / 1024 * 1e6
-    cached = input_ * (kv / 50e9) / (prefill / 1024)
+    # a cached token: its copy over the link, plus what the one new token spends reading it
+    # (a one-token prefill is memory-bound: kv / bandwidth per cached token)
+    cached = input_ * (kv / 50e9 + kv / H100_BANDWIDTH) / (prefill / 1024)
 
     sheet = ps.price_sheet(ps.ProviderAssumptions(**SIMPLE))
     assert sheet.batch == 64 and memory > compute  # memory-bound at batch 64

@@ -86,7 +86,7 @@ def test_moe_decode_reads_only_touched_experts():
 def test_prefill_attention_is_causal_and_quadratic():
     model = il.get_model(MODEL)
     step = il.prefill_step(model, CHIP, 1000)
-    attention = step.flops - 2 * model.matmul_params * 1000
+    attention = step.flops - 2 * (model.matmul_params - model.head_params) * 1000 - 2 * model.head_params
     assert attention == pytest.approx(model.prefill_attention_flops_per_pair * 1000 * 1001 / 2)
     assert il.prefill_step(model, CHIP, 1024).bound == "compute"
 

@@ -32,7 +32,7 @@ def test_attention_costs_bound_as_the_lesson_says():
     (dict(operation="convolution"), "operation"),
     (dict(operation="matmul", precision="fp4"), "precision"),
     (dict(operation="matmul", rows=0), "m"),
-    (dict(operation="decode attention", model="deepseek-v3"), "MLA"),
+    (dict(operation="prefill attention", model="deepseek-v3"), "MLA"),  # decode is modelled
     (dict(operation="matmul", hardware="TPU-v5e", precision="fp8"), "fp8"),
 ])
 def test_bad_input_is_a_value_error(kwargs, word):

@@ -266,7 +266,7 @@ def test_step_table_and_hbm_drain_come_from_the_roofline():
     assert table[64] == pytest.approx(float(il.decode_step("llama-3.1-8b", "H100-SXM", 64, 2048).seconds))
     assert table[0] == table[1] and np.all(np.diff(table[1:]) >= 0)
     assert table[1] > il.latency_floor("llama-3.1-8b", "H100-SXM")
-    assert schedule.hbm_drain_seconds("H100-SXM") == pytest.approx(80e9 / 3.35e12, rel=0.01)
+    assert schedule.hbm_drain_seconds("H100-SXM") == pytest.approx(81_559 * 2**20 / 3.35e12, rel=0.01)  # usable bytes
 
 
 # --- bad input ----------------------------------------------------------------------------------------------

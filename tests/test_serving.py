@@ -26,9 +26,10 @@ def test_toy_shapes_are_what_the_docstring_says():
 
 
 def test_time_to_first_token_by_hand():
-    # prompt 8: bytes 192*2 + 8*16 = 512 -> 0.512 s; FLOPs 2*192*8 + 16 * 8*9/2 = 3648 -> 0.912 s
-    assert serving.time_to_first_token(TOY, CHIP, 8) == pytest.approx(0.912)
-    # prompt 4: bytes 448 -> 0.448 s; FLOPs 1536 + 160 = 1696 -> 0.424 s: memory-bound
+    # prompt 8: bytes 192*2 + 8*16 = 512 -> 0.512 s; FLOPs 2*128*8 + 2*64 (the head, once)
+    # + 16 * 8*9/2 = 2752 -> 0.688 s
+    assert serving.time_to_first_token(TOY, CHIP, 8) == pytest.approx(0.688)
+    # prompt 4: bytes 448 -> 0.448 s; FLOPs 1024 + 128 + 160 = 1312 -> 0.328 s: memory-bound
     assert serving.time_to_first_token(TOY, CHIP, 4) == pytest.approx(0.448)
 
 
@@ -41,31 +42,31 @@ def test_time_per_output_token_is_the_mean_step_by_hand():
 
 
 def test_request_seconds_and_cost_by_hand():
-    assert serving.request_seconds(TOY, CHIP, 8, 5, 2) == pytest.approx(0.912 + 4 * 0.72)
+    assert serving.request_seconds(TOY, CHIP, 8, 5, 2) == pytest.approx(0.688 + 4 * 0.72)
     cost = serving.request_cost(TOY, CHIP, 8, 5, 2, usd_per_gpu_hour=DOLLAR_PER_SECOND)
-    assert cost.ttft == pytest.approx(0.912) and cost.tpot == pytest.approx(0.72)
-    assert cost.seconds == pytest.approx(3.792)
-    assert cost.usd_per_input_token == pytest.approx(0.912 / 8)
+    assert cost.ttft == pytest.approx(0.688) and cost.tpot == pytest.approx(0.72)
+    assert cost.seconds == pytest.approx(3.568)
+    assert cost.usd_per_input_token == pytest.approx(0.688 / 8)
     assert cost.usd_per_output_token == pytest.approx(0.72 / 2)
-    assert cost.input_usd == pytest.approx(0.912)
+    assert cost.input_usd == pytest.approx(0.688)
     assert cost.output_usd == pytest.approx(4 * 0.36)  # the first token came with the prefill
-    assert cost.total_usd == pytest.approx(0.912 + 1.44)
-    assert cost.input_share == pytest.approx(0.912 / 2.352)
-    assert cost.output_input_ratio == pytest.approx(0.36 / 0.114)
+    assert cost.total_usd == pytest.approx(0.688 + 1.44)
+    assert cost.input_share == pytest.approx(0.688 / 2.128)
+    assert cost.output_input_ratio == pytest.approx(0.36 / 0.086)
 
 
 def test_one_output_token_is_the_prefill_alone():
     cost = serving.request_cost(TOY, CHIP, 8, 1, 2, usd_per_gpu_hour=DOLLAR_PER_SECOND)
-    assert cost.seconds == pytest.approx(0.912) and cost.output_usd == 0
+    assert cost.seconds == pytest.approx(0.688) and cost.output_usd == 0
 
 
 def test_cost_per_token_functions_by_hand():
     assert serving.prefill_cost_per_token(TOY, CHIP, 8, usd_per_gpu_hour=DOLLAR_PER_SECOND) == \
-        pytest.approx(0.114)
+        pytest.approx(0.086)
     # decode batch 2 at context 10: 0.416 + 0.32 = 0.736 s for 2 tokens
     assert serving.decode_cost_per_token(TOY, CHIP, 2, 10, usd_per_gpu_hour=DOLLAR_PER_SECOND) == \
         pytest.approx(0.368)
-    assert serving.output_input_cost_ratio(TOY, CHIP, 8, 2, 10) == pytest.approx(0.368 / 0.114)
+    assert serving.output_input_cost_ratio(TOY, CHIP, 8, 2, 10) == pytest.approx(0.368 / 0.086)
 
 
 def test_ratio_needs_no_price_and_matches_the_costs():
@@ -76,27 +77,29 @@ def test_ratio_needs_no_price_and_matches_the_costs():
 
 
 def test_attention_share_and_crossover_by_hand():
-    # prompt 8: attention 16 * 36 = 576 of 3648 FLOPs
-    assert serving.attention_flops_share(TOY, 8) == pytest.approx(576 / 3648)
-    # 4 * 192 / 16 - 1 = 47: at 47 tokens, 16 * 47*48/2 = 18048 = 2 * 192 * 47
-    assert serving.attention_crossover_prompt(TOY) == pytest.approx(47)
-    assert serving.attention_flops_share(TOY, 47) == pytest.approx(0.5)
+    # prompt 8: attention 16 * 36 = 576 of 2752 FLOPs (the head once: 2*128*8 + 2*64 + 576)
+    assert serving.attention_flops_share(TOY, 8) == pytest.approx(576 / 2752)
+    # 16 P (P + 1) / 2 = 2*128 P + 2*64  ->  P^2 - 31 P - 16 = 0  ->  P = (31 + sqrt(1025)) / 2
+    assert serving.attention_crossover_prompt(TOY) == pytest.approx((31 + 1025 ** 0.5) / 2)
+    assert serving.attention_flops_share(TOY, 31) < 0.5 < serving.attention_flops_share(TOY, 32)
 
 
 def test_cache_helpers_by_hand():
-    # recompute: 0.912 s / 8 tokens = 0.114 chip-s per token; reload 16 B at 100 B/s = 0.16 s
-    assert serving.cache_hit_cost_fraction(TOY, CHIP, 8, 100.0) == pytest.approx(0.16 / 0.114)
-    # HBM: 1e6 bytes rented with the chip; 16 bytes for 0.114 * 1e6 / 16 s cost one recompute
-    assert serving.hbm_break_even_seconds(TOY, CHIP, 8) == pytest.approx(0.114 * 1e6 / 16)
+    # recompute: 0.688 s / 8 tokens = 0.086 chip-s per token; reload 16 B at 100 B/s = 0.16 s;
+    # the one new token on top of 7 cached reads 384 + 8*16 = 512 B (0.512 s) instead of
+    # 384 + 16 = 400 B (0.4 s): 0.016 s per cached token
+    assert serving.cache_hit_cost_fraction(TOY, CHIP, 8, 100.0) == pytest.approx(0.176 / 0.086)
+    # HBM: 1e6 bytes rented with the chip; 16 bytes for 0.086 * 1e6 / 16 s cost one recompute
+    assert serving.hbm_break_even_seconds(TOY, CHIP, 8) == pytest.approx(0.086 * 1e6 / 16)
 
 
 def test_largest_batch_by_hand():
     # 1e6 bytes - 192 * 2 of weights = 999 616 bytes free; 16 bytes per token of context
     assert kv.max_batch(TOY, CHIP, 100) == 999_616 // 1600
     assert kv.max_batch(TOY, CHIP, 10**6) == 0
-    # llama-3.1-8b on an H100: (80e9 - 16.06e9) / (1024 * 131072) = 476.4 sequences of 1024
-    assert kv.max_batch("llama-3.1-8b", "H100-SXM", 1024) == 476
-    assert list(kv.max_batch("llama-3.1-8b", "H100-SXM", np.array([1024, 4096]))) == [476, 119]
+    # llama-3.1-8b on an H100: (85.52e9 - 16.06e9) / (1024 * 131072) = 517.5 sequences of 1024
+    assert kv.max_batch("llama-3.1-8b", "H100-SXM", 1024) == 517
+    assert list(kv.max_batch("llama-3.1-8b", "H100-SXM", np.array([1024, 4096]))) == [517, 129]
 
 
 # --- properties on real models --------------------------------------------------------------

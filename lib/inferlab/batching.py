@@ -24,8 +24,8 @@ import numpy as np
 
 from . import economics
 from .hardware import get_hardware
-from .models import get_model
-from .roofline import StepCost, bound, decode_step, roofline_seconds
+from .models import expected_experts_touched, get_model
+from .roofline import StepCost, attention_layout, bound, decode_step, roofline_seconds
 from ._validate import positive
 from .intensity import knee_batch  # one home for B*; used by moe_knee_batch
 
@@ -125,7 +125,7 @@ def decode_knee(model, hardware, context=1024, *, max_batch=2 ** 24, **step_opti
 
 
 def decode_parts(model, hardware, batch, context=1024, *, weight_bytes=2, kv_bytes=2,
-                 compute_dtype="bf16", chips=1) -> dict:
+                 compute_dtype="bf16", chips=1, attention="auto") -> dict:
     """The decode step split into three parts, each with its own roofline (per chip):
 
     - ``"dense"``: weights every token multiplies with (attention projections, dense and
@@ -134,29 +134,37 @@ def decode_parts(model, hardware, batch, context=1024, *, weight_bytes=2, kv_byt
     - ``"attention"``: reading each sequence's KV cache (and writing the new entry) and the
       attention FLOPs over it.
 
-    Their bytes and FLOPs add up to ``decode_step``'s. Summing the parts' seconds (each
-    part a separate kernel that is memory- or compute-bound on its own) is closer to how a
-    GPU runs a step than one max over the totals. Returns name -> :class:`StepCost`.
+    Their bytes and FLOPs add up to ``decode_step``'s (same ``chips`` and ``attention``
+    layout). Summing the parts' seconds (each part a separate kernel that is memory- or
+    compute-bound on its own) is closer to how a GPU runs a step than one max over the
+    totals. Returns name -> :class:`StepCost`.
     """
     model, chip = get_model(model), get_hardware(hardware)
     whole = decode_step(model, chip, batch, context, weight_bytes=weight_bytes,
-                        kv_bytes=kv_bytes, compute_dtype=compute_dtype, chips=chips)
+                        kv_bytes=kv_bytes, compute_dtype=compute_dtype, chips=chips,
+                        attention=attention)
     batch = positive(batch, "batch", integer=True)
+    context = positive(context, "context", integer=True)
+    spread = 0.0 * whole.seconds  # zeros of the step's shape, so every part broadcasts alike
+    # routed experts are always split over the chips
     expert_params = model.moe_layers * model.experts_touched(batch) * model.expert_params
     routed_active = model.moe_layers * model.moe.top_k * model.expert_params if model.moe else 0
-    dense_read = model.weight_params_read(batch) - expert_params
-    weights = {"dense": (dense_read, model.dense_params),
-               "experts": (expert_params, routed_active)}
-    parts = {}
-    spread = 0.0 * whole.seconds  # zeros of the step's shape, so every part broadcasts alike
-    for name, (read, used) in weights.items():
-        nbytes = read * weight_bytes / chips + spread
-        flops = 2.0 * used * batch / chips + spread
-        parts[name] = _part(chip, nbytes, flops, nbytes, 0.0 * nbytes, batch, compute_dtype)
-    kv = np.asarray(whole.kv_bytes)
-    attention_flops = whole.flops - sum(p.flops for p in parts.values())
-    parts["attention"] = _part(chip, kv, attention_flops, 0.0 * kv, kv, batch, compute_dtype)
-    return parts
+    expert_bytes = expert_params * weight_bytes / chips + spread
+    expert_flops = 2.0 * routed_active * batch / chips + spread
+    # attention over the cache: the busiest chip's sequences (see roofline.attention_layout)
+    per_sequence = model.decode_attention_flops_per_position * context
+    if attention_layout(model, attention, chips) == "data":
+        attention_flops = np.ceil(batch / chips) * per_sequence + spread
+    else:
+        attention_flops = batch * per_sequence / chips + spread
+    dense_bytes = whole.weight_bytes - expert_bytes
+    dense_flops = whole.flops - expert_flops - attention_flops
+    kv = np.asarray(whole.kv_bytes) + spread
+    return {"dense": _part(chip, dense_bytes, dense_flops, dense_bytes, 0.0 * dense_bytes, batch,
+                           compute_dtype),
+            "experts": _part(chip, expert_bytes, expert_flops, expert_bytes, 0.0 * expert_bytes,
+                             batch, compute_dtype),
+            "attention": _part(chip, kv, attention_flops, 0.0 * kv, kv, batch, compute_dtype)}
 
 
 def _part(chip, nbytes, flops, weight_bytes, kv_bytes, tokens, compute_dtype) -> StepCost:
@@ -170,10 +178,13 @@ def _part(chip, nbytes, flops, weight_bytes, kv_bytes, tokens, compute_dtype) ->
 # --- one mixture-of-experts layer (the shipped measurement's shape) ---------------------------
 def moe_layer_step(tokens, hardware, *, experts, top_k, d_model, expert_ffn, weight_bytes=2,
                    compute_dtype="bf16") -> StepCost:
-    """Roofline cost of one SwiGLU mixture-of-experts layer over ``tokens`` tokens with
-    balanced routing (as in the shipped H100 measurement): the ``min(experts, tokens x
-    top_k)`` touched experts' weights (3 x d_model x expert_ffn each) are read once, and
-    each token does 2 x 3 x d_model x expert_ffn FLOPs in each of its ``top_k`` experts.
+    """Roofline cost of one SwiGLU mixture-of-experts layer over ``tokens`` tokens: the
+    experts the tokens are expected to touch under uniform random routing,
+    ``models.expected_experts_touched`` = E (1 - (1 - k/E)^T) (the same assumption as a
+    whole model's decode step; an expectation, not a bound), have their weights
+    (3 x d_model x expert_ffn each) read once, and each token does
+    2 x 3 x d_model x expert_ffn FLOPs in each of its ``top_k`` experts. (The shipped H100
+    measurement routes in balance, touching min(E, T k) experts: at most as many bytes.)
     Activations are left out (a lower bound). A dense layer of the same active size is
     ``experts = top_k``. Returns a :class:`StepCost`; ``seconds / tokens`` is the cost per
     token."""
@@ -184,7 +195,7 @@ def moe_layer_step(tokens, hardware, *, experts, top_k, d_model, expert_ffn, wei
     if np.any(np.asarray(top_k) > experts):
         raise ValueError(f"top_k ({top_k}) cannot exceed experts ({experts})")
     params = 3.0 * positive(d_model, "d_model", integer=True) * positive(expert_ffn, "expert_ffn", integer=True)
-    touched = np.minimum(experts, tokens * top_k)
+    touched = expected_experts_touched(experts, top_k, tokens)
     nbytes = touched * params * positive(weight_bytes, "weight_bytes")
     flops = 2.0 * params * tokens * top_k
     return _part(chip, nbytes, flops, nbytes, 0.0 * nbytes, tokens, compute_dtype)

@@ -40,6 +40,12 @@ class Hardware:
     Attributes are SI: ``memory_bytes`` in bytes, ``memory_bandwidth`` in bytes/s,
     ``flops`` maps a dtype to dense peak FLOP/s, ``power_watts`` in W,
     ``interconnect_bandwidth`` in bytes/s per chip (0 when unknown).
+
+    ``memory_bytes`` is the *usable* capacity, as the driver reports it where a report
+    exists (nvidia-smi shows the "80 GB" H100 as 81,559 MiB = 85.5e9 bytes: vendors' GB
+    are close to GiB). ``vendor_memory_bytes`` keeps the maker's marketing figure (GB x
+    1e9; 0 where not given) and ``memory_source`` says where the usable figure comes from.
+    Every capacity computation (chips to hold a model, KV cache room) uses ``memory_bytes``.
     """
 
     name: str
@@ -56,6 +62,8 @@ class Hardware:
     source: str = ""
     confidence: str = ""
     notes: str = ""
+    vendor_memory_bytes: float = 0.0
+    memory_source: str = ""
 
     def __post_init__(self):
         positive(self.memory_bytes, "memory_bytes")
@@ -105,9 +113,13 @@ def _from_row(row: dict) -> Hardware:
         value = optional_number(row.get(column, ""))
         if value is not None:
             flops[dtype] = value * 1e12
+    vendor_bytes = float(row["memory_GB"]) * 1e9
+    usable_mib = optional_number(row.get("usable_memory_MiB"))
     return Hardware(
         name=row["name"],
-        memory_bytes=float(row["memory_GB"]) * 1e9,
+        memory_bytes=vendor_bytes if usable_mib is None else usable_mib * 2.0 ** 20,
+        vendor_memory_bytes=vendor_bytes,
+        memory_source=row.get("usable_memory_source", ""),
         memory_bandwidth=float(row["memory_bandwidth_TBps"]) * 1e12,
         flops=flops,
         power_watts=optional_number(row.get("power_W")) or 0.0,

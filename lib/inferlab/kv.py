@@ -19,7 +19,8 @@ import numpy as np
 from . import economics
 from .hardware import get_hardware
 from .models import get_model
-from .roofline import StepCost, decode_step
+from .roofline import (StepCost, attention_layout, decode_step, kv_share_per_chip,
+                       weight_bytes_per_chip)
 from ._validate import positive
 
 
@@ -39,29 +40,45 @@ def weight_memory_bytes(model, *, weight_bytes=2):
     return get_model(model).total_params * positive(weight_bytes, "weight_bytes")
 
 
-def free_memory_bytes(model, hardware, *, weight_bytes=2, chips=1, memory_fraction=1.0):
-    """Bytes left for KV cache on ``chips`` chips once the weights are loaded.
+def free_memory_bytes(model, hardware, *, weight_bytes=2, chips=1, memory_fraction=1.0,
+                      attention="auto"):
+    """Bytes left for KV cache on ``chips`` chips once the weights are loaded (summed over
+    the chips): chips x (usable memory x ``memory_fraction`` - weights per chip).
 
     ``memory_fraction`` of each chip's memory is usable at all (vLLM's default
     ``gpu_memory_utilization`` is 0.9: the rest is for activations and the runtime).
-    Negative when the weights alone do not fit. Memory is pooled over the chips, as with
-    ideal tensor parallelism (see the lesson for where that is too kind).
+    Negative when the weights alone do not fit. Weights split evenly over the chips, except
+    that data-parallel attention keeps all attention weights on every chip (``attention``
+    as in ``decode_step``).
     """
     chip = get_hardware(hardware)
     chips = positive(chips, "chips", integer=True)
     fraction = positive(memory_fraction, "memory_fraction")
     if np.any(np.asarray(fraction) > 1):
         raise ValueError(f"memory_fraction must be at most 1, got {memory_fraction!r}")
-    return chips * chip.memory_bytes * fraction - weight_memory_bytes(model, weight_bytes=weight_bytes)
+    per_chip = weight_bytes_per_chip(model, chips, weight_bytes=weight_bytes, attention=attention)
+    return chips * (chip.memory_bytes * fraction - per_chip)
 
 
-def kv_capacity_tokens(model, hardware, *, weight_bytes=2, kv_bytes=2, chips=1, memory_fraction=1.0):
+def _kv_replication(model, chips, attention):
+    """How many chips hold each cached token: chips x kv_share_per_chip under tensor-parallel
+    attention (1 until there are more chips than KV heads), 1 under data-parallel."""
+    if attention_layout(model, attention, chips) == "data":
+        return 1.0
+    return chips * kv_share_per_chip(model, chips, "tensor")
+
+
+def kv_capacity_tokens(model, hardware, *, weight_bytes=2, kv_bytes=2, chips=1, memory_fraction=1.0,
+                       attention="auto"):
     """Tokens of KV cache (summed over all sequences) that fit beside the weights; 0 when
-    the weights alone do not fit."""
+    the weights alone do not fit. A token cached on several chips (tensor-parallel attention
+    with more chips than KV heads, or MLA) counts once."""
     model = get_model(model)
+    chips = positive(chips, "chips", integer=True)
     free = free_memory_bytes(model, hardware, weight_bytes=weight_bytes, chips=chips,
-                             memory_fraction=memory_fraction)
-    return np.floor(np.maximum(free, 0) / model.kv_bytes_per_token(kv_bytes))
+                             memory_fraction=memory_fraction, attention=attention)
+    copies = _kv_replication(model, chips, attention)
+    return np.floor(np.maximum(free, 0) / (model.kv_bytes_per_token(kv_bytes) * copies))
 
 
 def batch_that_fits(model, capacity_bytes, context, *, weight_bytes=2, kv_bytes=2):
@@ -79,14 +96,27 @@ def batch_that_fits(model, capacity_bytes, context, *, weight_bytes=2, kv_bytes=
     return int(batch) if np.ndim(batch) == 0 else batch.astype(int)
 
 
-def max_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1, memory_fraction=1.0):
+def max_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1, memory_fraction=1.0,
+              attention="auto"):
     """Most sequences of ``context`` tokens whose KV caches fit beside the weights on
     ``chips`` chips, of which ``memory_fraction`` of memory is usable (whole sequences; 0 when
-    not even one fits). Broadcasts over ``context``."""
-    capacity = free_memory_bytes(model, hardware, weight_bytes=weight_bytes, chips=chips,
-                                 memory_fraction=memory_fraction) \
-        + weight_memory_bytes(model, weight_bytes=weight_bytes)
-    return batch_that_fits(model, capacity, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes)
+    not even one fits). Broadcasts over ``context``.
+
+    Tensor-parallel attention: each chip holds ``kv_share_per_chip`` of every sequence's
+    cache (replicated past the number of KV heads). Data-parallel attention: each chip
+    holds whole sequences, as many as its own free memory allows."""
+    model = get_model(model)
+    chips = positive(chips, "chips", integer=True)
+    context = positive(context, "context", integer=True)
+    free_per_chip = free_memory_bytes(model, hardware, weight_bytes=weight_bytes, chips=chips,
+                                      memory_fraction=memory_fraction, attention=attention) / chips
+    sequence = context * model.kv_bytes_per_token(kv_bytes)
+    room = np.maximum(free_per_chip, 0.0)
+    if attention_layout(model, attention, chips) == "data":
+        batch = chips * np.floor(room / sequence)
+    else:
+        batch = np.floor(room / (sequence * kv_share_per_chip(model, chips, "tensor")))
+    return int(batch) if np.ndim(batch) == 0 else batch.astype(int)
 
 
 # --- bandwidth ----------------------------------------------------------------------------
@@ -148,7 +178,8 @@ class ServingPoint:
 
 
 def capped_decode(model, hardware, context, wanted_batch, *, usd_per_gpu_hour, weight_bytes=2,
-                  kv_bytes=2, chips=1, memory_fraction=1.0, compute_dtype="bf16") -> ServingPoint:
+                  kv_bytes=2, chips=1, memory_fraction=1.0, compute_dtype="bf16",
+                  attention="auto") -> ServingPoint:
     """Decode ``min(wanted_batch, max_batch)`` sequences at ``context`` on ``chips`` chips.
 
     As the context grows, fewer sequences fit, the weights are shared by fewer tokens and
@@ -159,10 +190,11 @@ def capped_decode(model, hardware, context, wanted_batch, *, usd_per_gpu_hour, w
     wanted = positive(wanted_batch, "wanted_batch", integer=True)
     usd = positive(usd_per_gpu_hour, "usd_per_gpu_hour")
     fits = max_batch(model, hardware, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
-                     chips=chips, memory_fraction=memory_fraction)
+                     chips=chips, memory_fraction=memory_fraction, attention=attention)
     batch = np.minimum(wanted, fits)
     step = decode_step(model, hardware, np.maximum(batch, 1), context, weight_bytes=weight_bytes,
-                       kv_bytes=kv_bytes, compute_dtype=compute_dtype, chips=chips)
+                       kv_bytes=kv_bytes, compute_dtype=compute_dtype, chips=chips,
+                       attention=attention)
     seconds = np.where(batch >= 1, step.seconds, np.nan)
     per_token = seconds * chips / np.where(batch >= 1, batch, np.nan)
     return ServingPoint(batch=batch, step=step, seconds_per_token=per_token,

@@ -1,8 +1,8 @@
 """Measure the computer in front of you: memory bandwidth and matrix-product FLOP/s.
 
 numpy only (plus PyTorch for an optional GPU sweep when it happens to be installed; this
-module never installs anything). Every timing is the median of several repeats after a
-warm-up call; every result is SI: seconds, bytes, bytes/s, FLOP/s.
+module never installs anything). Every timing is the fastest of several repeats after a
+warm-up call (another program can only add time); every result is SI: seconds, bytes, bytes/s, FLOP/s.
 
 Full measurements are sized past the last-level cache and take a few seconds (under 20 s
 on 2 cores). Quick mode (``quick=True``, or the environment variable ``INFERLAB_QUICK=1``,
@@ -30,8 +30,10 @@ MiB = 2 ** 20
 #: A busy machine stops repeating one measurement after this many timed seconds.
 MAX_SECONDS_PER_POINT = 1.0
 
-#: Sizes and repeats of a full measurement and of quick mode.
-FULL = dict(array_bytes=None, bandwidth_repeats=5, k=8192, n=8192,
+#: Sizes and repeats of a full measurement and of quick mode. W of the full sweep is
+#: 8192 x 4096 float32 (128 MiB): past most last-level caches, and small enough that the
+#: whole lab stays under about 400 MB of memory (a small notebook server has 1-2 GB).
+FULL = dict(array_bytes=None, bandwidth_repeats=5, k=8192, n=4096,
             m_values=(1, 2, 4, 8, 16, 32, 64, 128, 256), sweep_repeats=3, decode_repeats=5)
 QUICK = dict(array_bytes=8 * MiB, bandwidth_repeats=2, k=512, n=512,
              m_values=(1, 4, 16, 64, 256), sweep_repeats=2, decode_repeats=2)
@@ -101,12 +103,34 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def _cgroup_cpu_limit(root: str = "/sys/fs/cgroup") -> float:
+    """CPUs a container's quota allows (cgroup v2 ``cpu.max``, or v1 ``cpu.cfs_quota_us`` over
+    ``cpu.cfs_period_us``), at least 1; inf where there is no quota."""
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            with open(os.path.join(root, quota_file), encoding="utf-8") as handle:
+                fields = handle.read().split()
+            if period_file is not None:
+                with open(os.path.join(root, period_file), encoding="utf-8") as handle:
+                    fields.append(handle.read().strip())
+        except OSError:
+            continue
+        if len(fields) >= 2 and fields[0] not in ("max", "-1"):
+            try:
+                return max(float(fields[0]) / float(fields[1]), 1.0)
+            except (ValueError, ZeroDivisionError):
+                pass
+    return np.inf
+
+
 def usable_cores() -> int:
-    """Cores this process may run on (its affinity where the system reports one)."""
+    """Cores this process may use: its CPU affinity, capped by a container's CPU quota
+    (a cloud notebook may see 16 cores but be allowed 2), at least 1."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return int(max(1, min(cores, np.ceil(_cgroup_cpu_limit()))))
 
 
 def _size_text(text: str) -> int:
@@ -158,10 +182,11 @@ def _blas_name() -> str:
 
 
 def _blas_threads() -> str:
+    lab = "; the lab runs one single-threaded call per core itself"
     for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         if os.environ.get(variable):
-            return f"{os.environ[variable]} (set by {variable})"
-    return "its default (usually one per core)"
+            return f"{os.environ[variable]} (set by {variable})" + lab
+    return "its default (usually one per core)" + lab
 
 
 def describe_machine() -> Machine:
@@ -170,6 +195,58 @@ def describe_machine() -> Machine:
                    memory_bytes=_memory_bytes(), numpy_version=np.__version__, blas=_blas_name(),
                    blas_threads=_blas_threads(),
                    system=f"{platform.system()} {platform.machine()}, Python {platform.python_version()}")
+
+
+# --- BLAS threads ---------------------------------------------------------------------
+
+def _blas_thread_setters() -> list:
+    """(set, get) ctypes functions of the OpenBLAS or MKL that numpy loaded (Linux: read
+    from /proc/self/maps), or [] where none is found (Apple's Accelerate needs none)."""
+    import ctypes
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "/" in line}
+    except OSError:
+        return []
+    found = []
+    for path in sorted(paths):
+        name = os.path.basename(path).lower()
+        if "openblas" in name:  # plain, 64-bit-integer and numpy's scipy_ builds
+            pairs = [(f"{prefix}openblas_set_num_threads{suffix}", f"{prefix}openblas_get_num_threads{suffix}")
+                     for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]
+        elif "mkl_rt" in name:
+            pairs = [("MKL_Set_Num_Threads", "MKL_Get_Max_Threads")]
+        else:
+            continue
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for set_name, get_name in pairs:
+            setter, getter = getattr(library, set_name, None), getattr(library, get_name, None)
+            if setter is not None and getter is not None:
+                found.append((setter, getter))
+                break
+    return found
+
+
+class single_threaded_blas:
+    """Context manager: numpy's BLAS runs one thread per call inside it (where the library
+    allows it to be set: OpenBLAS and MKL on Linux), so the lab splits the work over the
+    cores itself. A BLAS that spins while it waits for its own threads loses many times its
+    run time when another program holds a core, or a container's quota is below the cores
+    it sees."""
+
+    def __enter__(self):
+        self._saved = [(setter, getter()) for setter, getter in _blas_thread_setters()]
+        for setter, _ in self._saved:
+            setter(1)
+        return self
+
+    def __exit__(self, *exc):
+        for setter, threads in self._saved:
+            setter(int(threads))
+        return False
 
 
 # --- progress -----------------------------------------------------------------------
@@ -243,12 +320,7 @@ def _progress(progress, total: int, title: str):
 
 # --- timing ---------------------------------------------------------------------------
 
-def median_seconds(function, repeats: int = 5, warmup: int = 1, max_seconds=None) -> float:
-    """Median wall-clock seconds of ``function()`` over ``repeats`` calls after ``warmup``.
-
-    ``max_seconds`` (optional) stops repeating once the timed calls took that long in all
-    (at least one call is always timed), so a slow machine still finishes.
-    """
+def _call_times(function, repeats, warmup, max_seconds) -> list:
     repeats = int(positive(repeats, "repeats", integer=True))
     warmup = int(positive(warmup, "warmup", integer=True, allow_zero=True))
     budget = np.inf if max_seconds is None else positive(max_seconds, "max_seconds")
@@ -261,7 +333,23 @@ def median_seconds(function, repeats: int = 5, warmup: int = 1, max_seconds=None
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return times
+
+
+def median_seconds(function, repeats: int = 5, warmup: int = 1, max_seconds=None) -> float:
+    """Median wall-clock seconds of ``function()`` over ``repeats`` calls after ``warmup``.
+
+    ``max_seconds`` (optional) stops repeating once the timed calls took that long in all
+    (at least one call is always timed), so a slow machine still finishes.
+    """
+    return float(np.median(_call_times(function, repeats, warmup, max_seconds)))
+
+
+def fastest_seconds(function, repeats: int = 5, warmup: int = 1, max_seconds=None) -> float:
+    """Fastest wall-clock seconds of ``function()`` over ``repeats`` calls after ``warmup``
+    (``max_seconds`` as in ``median_seconds``). Another program can only add time, so on a
+    shared machine the fastest call is the best estimate of what the work itself takes."""
+    return float(min(_call_times(function, repeats, warmup, max_seconds)))
 
 
 # --- memory bandwidth -----------------------------------------------------------------
@@ -283,14 +371,14 @@ class Bandwidth:
 
 
 def default_array_bytes() -> int:
-    """Twice the last-level cache, at least 256 MiB and at most 512 MiB (so that it also fits
+    """Twice the last-level cache, at least 128 MiB and at most 256 MiB (so that it also fits
     a small cloud notebook's memory)."""
-    return int(min(max(2 * last_level_cache_bytes(), 256 * MiB), 512 * MiB))
+    return int(min(max(2 * last_level_cache_bytes(), 128 * MiB), 256 * MiB))
 
 
 def measure_bandwidth(array_bytes=None, repeats=None, threads=None, *, quick=None,
                       progress=True) -> Bandwidth:
-    """Read and copy bandwidth of main memory with numpy, bytes/s (median of ``repeats``).
+    """Read and copy bandwidth of main memory with numpy, bytes/s (fastest of ``repeats``).
 
     ``array_bytes`` (default: ``default_array_bytes()``; 8 MiB in quick mode) is the size
     read; the copy moves its first half onto its second half. ``threads`` (default: every
@@ -311,11 +399,11 @@ def measure_bandwidth(array_bytes=None, repeats=None, threads=None, *, quick=Non
     reads = np.array_split(values, threads)
     sources, targets = np.array_split(values[:half], threads), np.array_split(values[half:2 * half], threads)
     with ThreadPoolExecutor(threads) as pool:
-        one = median_seconds(values.max, repeats)
+        one = fastest_seconds(values.max, repeats)
         bar.step("read with one thread")
-        many = median_seconds(lambda: list(pool.map(np.max, reads)), repeats)
+        many = fastest_seconds(lambda: list(pool.map(np.max, reads)), repeats)
         bar.step(f"read with {threads} threads")
-        copy = median_seconds(lambda: list(pool.map(np.copyto, targets, sources)), repeats)
+        copy = fastest_seconds(lambda: list(pool.map(np.copyto, targets, sources)), repeats)
         bar.step("copied")
     if own:
         bar.close("done")
@@ -344,26 +432,69 @@ def _sweep_result(m_values, k, n, seconds, bytes_per_value) -> dict:
 
 
 def gemm_sweep(m_values=None, k=None, n=None, repeats=None, *, quick=None, progress=True) -> dict:
-    """Time X[M,K] @ W[K,N] in float32 with numpy for each M in ``m_values``.
+    """Time the product X[M,K] @ W[K,N] in float32 with numpy for each M in ``m_values``.
 
-    Defaults: K = N = 8192 (W is 256 MiB, past most caches), M = 1, 2, 4 ... 256, median of
-    3 repeats; in quick mode K = N = 512. Returns arrays like ``reference.gemm_sweep``:
-    ``M``, ``K``, ``N``, ``seconds``, ``flops`` (2 M K N) and ``bytes`` (X, W and the output
-    once each, 4 bytes per value).
+    W is stored as a layer's weight is in PyTorch, [N, K] row-major, and the product is
+    computed as ``W_stored @ X.T``, its rows split over the cores with one single-threaded
+    BLAS call each (``single_threaded_blas``). At M = 1 X is a plain vector, so every BLAS
+    takes its matrix-vector routine and reads each row of W contiguously. For a few rows
+    CPU BLAS libraries repack W on every call, so M = 2 ... 16 often sit on a shelf above
+    M = 1 (on OpenBLAS this layout measured faster there than ``X @ W``). Each point is the
+    *fastest* of ``repeats`` rounds, the rounds going over every M in turn: another program
+    can only ever add time, and interleaving keeps one busy moment from spoiling every
+    repeat of one M.
+
+    Defaults: K = 8192, N = 4096 (W is 128 MiB, past most caches), M = 1, 2, 4 ... 256, 3
+    rounds; in quick mode K = N = 512. Returns arrays like ``reference.gemm_sweep``: ``M``,
+    ``K``, ``N``, ``seconds``, ``flops`` (2 M K N) and ``bytes`` (X, W and the output once
+    each, 4 bytes per value).
     """
     m_values, k, n, repeats = _sweep_inputs(m_values, k, n, repeats, quick)
     bar, own = _progress(progress, len(m_values), "matrix products")
-    weights = np.full((k, n), 1.0 / k, dtype=np.float32)
-    seconds = []
-    for m in m_values:
-        rows = np.full((m, k), 0.5, dtype=np.float32)
-        out = np.empty((m, n), dtype=np.float32)
-        seconds.append(median_seconds(lambda: np.matmul(rows, weights, out=out), repeats,
-                                      max_seconds=MAX_SECONDS_PER_POINT))
-        bar.step(f"M = {m}: {seconds[-1] * 1e3:.3g} ms")
+    weights = np.full((n, k), 1.0 / k, dtype=np.float32)  # [out, in], as nn.Linear stores it
+    # X.T, [K, M]; at M = 1 a plain vector, so every BLAS takes its matrix-vector routine
+    products = [_SplitProduct(weights, np.full((k, m) if m > 1 else k, 0.5, dtype=np.float32))
+                for m in m_values]
+    best = np.full(len(m_values), np.inf)
+    spent = np.zeros(len(m_values))
+    with single_threaded_blas(), ThreadPoolExecutor(usable_cores()) as pool:
+        for round_ in range(repeats):
+            for i, product in enumerate(products):
+                if round_ > 0 and spent[i] >= MAX_SECONDS_PER_POINT:
+                    continue  # a slow machine still finishes
+                if round_ == 0:
+                    product(pool)  # warm-up
+                start = time.perf_counter()
+                product(pool)
+                seconds = time.perf_counter() - start
+                best[i], spent[i] = min(best[i], seconds), spent[i] + seconds
+                if round_ == 0:
+                    bar.step(f"M = {m_values[i]}: {seconds * 1e3:.3g} ms")
     if own:
         bar.close("done")
-    return _sweep_result(m_values, k, n, seconds, CPU_BYTES_PER_VALUE)
+    return _sweep_result(m_values, k, n, best, CPU_BYTES_PER_VALUE)
+
+
+class _SplitProduct:
+    """``weights @ columns`` with the rows of ``weights`` (contiguous blocks) split over
+    the cores: one single-threaded BLAS call per block, run by a thread pool. By default
+    one block per usable core, but none under 1 MiB (a smaller task costs more to hand
+    to a thread than to compute)."""
+
+    def __init__(self, weights, columns, parts=None):
+        if parts is None:
+            parts = min(usable_cores(), max(1, weights.nbytes // MiB))
+        self.columns = columns
+        self.out = np.empty((weights.shape[0],) + columns.shape[1:], dtype=np.float32)
+        self.blocks = np.array_split(weights, parts)
+        self.outs = np.array_split(self.out, parts)
+
+    def _one(self, block, out):
+        np.matmul(block, self.columns, out=out)
+
+    def __call__(self, pool):
+        list(pool.map(self._one, self.blocks, self.outs))
+        return self.out
 
 
 def gpu_status() -> tuple:
@@ -427,7 +558,7 @@ class DecodeStack:
 
     layers: int = 4
     d_model: int = 1024
-    d_ff: int = 4096
+    d_ff: int = 2048
     vocab: int = 16384
 
     def __post_init__(self):
@@ -460,7 +591,7 @@ QUICK_STACK = DecodeStack(layers=2, d_model=256, d_ff=1024, vocab=2048)
 
 
 def default_stack(quick=None) -> DecodeStack:
-    """The stack the lab times: about 336 MB of float32 weights (a few MB in quick mode)."""
+    """The stack the lab times: about 227 MB of float32 weights (a few MB in quick mode)."""
     return QUICK_STACK if quick_mode(quick) else DecodeStack()
 
 
@@ -469,9 +600,11 @@ def _rms(x):
 
 
 def time_decode_step(stack: DecodeStack | None = None, repeats=None, *, quick=None, progress=True) -> float:
-    """Median seconds of one batch-1 decode step through ``stack`` (numpy, float32).
+    """Fastest seconds of one batch-1 decode step through ``stack`` (numpy, float32), over
+    ``repeats`` steps.
 
-    The weights are constants (timing does not depend on their values); each layer does
+    The weights are constants stored [out, in] as in PyTorch (timing does not depend on
+    their values), so each product is a contiguous matrix-vector product; each layer does
     RMS normalisation, the projections, a stand-in for attention (the value vector), a
     SwiGLU feed-forward block and the residual additions, then the output head.
     """
@@ -481,22 +614,25 @@ def time_decode_step(stack: DecodeStack | None = None, repeats=None, *, quick=No
     repeats = int(positive(_settings(quick)["decode_repeats"] if repeats is None else repeats,
                            "repeats", integer=True))
     bar, own = _progress(progress, 2, "decode step")
-    d = stack.d_model
-    weights = [np.full(shape, 1.0 / shape[0], dtype=np.float32) for shape in stack.shapes]
-    head = weights[-1]
-    layers = [weights[i:i + 4] for i in range(0, 4 * stack.layers, 4)]
+    d, cores = stack.d_model, usable_cores()
+    weights = [np.full(shape[::-1], 1.0 / shape[0], dtype=np.float32) for shape in stack.shapes]
     bar.step(f"built {stack.weight_bytes / 1e6:.0f} MB of weights")
 
-    def step():
-        x = np.ones((1, d), dtype=np.float32)
-        for qkv, out, gate_up, down in layers:
-            values = (_rms(x) @ qkv)[:, 2 * d:]
-            x = x + values @ out
-            gate, up = np.split(_rms(x) @ gate_up, 2, axis=1)
-            x = x + (gate / (1.0 + np.exp(-gate)) * up) @ down
-        return _rms(x) @ head
+    with single_threaded_blas(), ThreadPoolExecutor(cores) as pool:
+        def times(index, x):
+            return _SplitProduct(weights[index], x)(pool)
 
-    seconds = median_seconds(step, repeats, max_seconds=MAX_SECONDS_PER_POINT)
+        def step():
+            x = np.ones(d, dtype=np.float32)
+            for layer in range(stack.layers):
+                qkv, out, gate_up, down = range(4 * layer, 4 * layer + 4)
+                values = times(qkv, _rms(x))[2 * d:]
+                x = x + times(out, values)
+                gate, up = np.split(times(gate_up, _rms(x)), 2)
+                x = x + times(down, gate / (1.0 + np.exp(-gate)) * up)
+            return times(-1, _rms(x))
+
+        seconds = fastest_seconds(step, repeats, max_seconds=MAX_SECONDS_PER_POINT)
     bar.step(f"one step: {seconds * 1e3:.3g} ms")
     if own:
         bar.close(f"one step: {seconds * 1e3:.3g} ms")
@@ -523,17 +659,22 @@ class Measurement:
 
     @property
     def cache_warning(self) -> str:
-        """A sentence when the sweep's weight matrix fits in the last-level cache (so the
-        'bandwidth' the sweep shows is partly the cache's), else ''."""
+        """A note when the sweep's weight matrix fits in the reported last-level cache (so
+        part of the sweep's 'memory' bytes may come from the cache), else ''. It says what
+        the step prediction means either way: a step may beat it only thanks to the cache,
+        and a step much slower than it is limited by something other than bandwidth."""
         from .plotting import bytes_label
         cache = self.machine.last_level_cache_bytes
-        weight_bytes = float(self.sweep["K"][0] * self.sweep["N"][0]) * 4  # float32
+        weight_bytes = float(self.sweep["K"][0] * self.sweep["N"][0]) * CPU_BYTES_PER_VALUE
         if self.quick or not cache or weight_bytes > cache:
             return ""
         return (f"Note: this CPU reports a {bytes_label(cache)} last-level cache, at least as large as the "
-                f"sweep's {bytes_label(weight_bytes)} weight matrix, so the sweep's memory-bound "
-                "points are partly served from the cache: read the bandwidth from the "
-                "bandwidth measurement above, and expect the timed step to beat its prediction.")
+                f"sweep's {bytes_label(weight_bytes)} weight matrix (on a cloud machine the figure is often "
+                "the whole host's, shared with other tenants). Some of the sweep's 'memory' bytes may come "
+                "from the cache, so take the bandwidth from the large-array read. A decode step whose "
+                "weights fit in the cache can beat its bytes ÷ bandwidth prediction; one much slower than "
+                "the prediction is limited by something else (per-call overhead, small kernels, a busy "
+                "machine), not by memory bandwidth.")
 
 
 def measure_machine(*, quick=None, gpu=True, progress=True) -> Measurement:

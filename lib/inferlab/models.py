@@ -17,6 +17,26 @@ from . import _lookup
 from ._validate import positive
 
 
+def expected_experts_touched(experts, top_k, tokens):
+    """Expected number of distinct experts hit when each of ``tokens`` tokens picks
+    ``top_k`` of ``experts`` experts uniformly at random, independently of the others:
+    E (1 - (1 - k/E)^T). (One token misses a given expert with probability 1 - k/E.)
+
+    The course's one routing assumption, used for a whole model's decode step
+    (``Model.experts_touched``) and for one MoE layer (``batching.moe_layer_step``). It is
+    an *expectation*, not a bound: a real router can touch more experts than this (at most
+    min(E, T k), as perfectly balanced routing does) or fewer (popular experts).
+    Example: DeepSeek-V3 (E = 256, k = 8) at T = 4 tokens: 256 (1 - (31/32)^4) = 30.5, where
+    balanced routing touches 32.
+    """
+    experts = positive(experts, "experts", integer=True)
+    top_k = positive(top_k, "top_k", integer=True)
+    tokens = positive(tokens, "tokens")
+    if np.any(np.asarray(top_k) > experts):
+        raise ValueError(f"top_k ({top_k}) cannot exceed experts ({experts})")
+    return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
+
+
 @dataclass(frozen=True)
 class MoE:
     """Mixture-of-experts feed-forward: ``experts`` routed experts, ``top_k`` per token."""
@@ -179,12 +199,13 @@ class Model:
 
     def experts_touched(self, tokens):
         """Expected number of distinct routed experts per MoE layer hit by ``tokens`` tokens,
-        each choosing ``top_k`` of ``experts`` uniformly at random: E (1 - (1 - k/E)^T)."""
+        each choosing ``top_k`` of ``experts`` uniformly at random: E (1 - (1 - k/E)^T).
+
+        An expectation, not a bound (see ``expected_experts_touched``)."""
         tokens = positive(tokens, "tokens")
         if not self.moe:
             return np.zeros_like(tokens) if isinstance(tokens, np.ndarray) else 0.0
-        e, k = self.moe.experts, self.moe.top_k
-        return e * (1.0 - (1.0 - k / e) ** tokens)
+        return expected_experts_touched(self.moe.experts, self.moe.top_k, tokens)
 
     def weight_params_read(self, tokens):
         """Parameters a step over ``tokens`` tokens must read from memory: the dense part,

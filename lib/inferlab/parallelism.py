@@ -29,10 +29,11 @@ import numpy as np
 from . import _lookup
 from ._validate import positive
 from .hardware import get_hardware
-from .kv import kv_cache_bytes, weight_memory_bytes
+from .kv import kv_cache_bytes
 from .memory import MemoryTech, get_memory
 from .models import get_model
-from .roofline import chips_to_hold, decode_step
+from .roofline import (attention_layout, chips_to_hold, decode_step, kv_share_per_chip,
+                       weight_bytes_per_chip)
 
 #: All-reduces per layer in a forward pass with Megatron-style tensor parallelism: one after
 #: the attention output projection, one after the MLP down projection (Shoeybi et al. 2019).
@@ -232,7 +233,7 @@ class ParallelDecode:
 def parallel_decode(model, hardware, micro_batch=1, context=1024, *, stages=1, tensor_parallel=1,
                     micro_batches=1, link="NVLink 4", hop_link=None, weight_bytes=2, kv_bytes=2,
                     activation_bytes_per_value=2, compute_dtype="bf16", latency=None,
-                    hop_latency=None) -> ParallelDecode:
+                    hop_latency=None, attention="auto") -> ParallelDecode:
     """Per-token latency and throughput of decode with pipeline and tensor parallelism.
 
     ``micro_batch`` sequences per micro-batch, each with ``context`` cached tokens;
@@ -245,6 +246,17 @@ def parallel_decode(model, hardware, micro_batch=1, context=1024, *, stages=1, t
     communication does not overlap compute (a decode layer needs its all-reduce's result
     before it can go on); the sampled token's return to the first stage is free. Broadcasts
     over every numeric argument.
+
+    ``attention`` chooses how each stage's ``tensor_parallel`` chips split attention, as in
+    ``roofline.decode_step``: 'tensor' replicates the KV cache past the number of KV heads,
+    'data' keeps all attention weights on every chip ('auto': 'data' for MLA). The
+    collectives are counted as two all-reduces of the layer's activations either way (with
+    data-parallel attention they are all-gathers and all-to-alls of about the same bytes).
+
+    This is the library's call for "a decode step on N chips with tensor parallelism,
+    communication included": ``parallel_decode(model, hardware, batch, context,
+    tensor_parallel=N).token_seconds``, against the ideal ``decode_step(...,
+    chips=N).seconds`` (no communication).
     """
     model, chip = get_model(model), get_hardware(hardware)
     stages = positive(stages, "stages", integer=True)
@@ -259,7 +271,7 @@ def parallel_decode(model, hardware, micro_batch=1, context=1024, *, stages=1, t
     # roofline divides bytes and FLOPs by chips, so its time summed over stages is this.
     compute = decode_step(model, chip, micro_batch, context, weight_bytes=weight_bytes,
                           kv_bytes=kv_bytes, compute_dtype=compute_dtype,
-                          chips=tensor_parallel).seconds
+                          chips=tensor_parallel, attention=attention).seconds
     message = activation_bytes(model, micro_batch, bytes_per_value=activation_bytes_per_value)
     per_layer_reduce = ALL_REDUCES_PER_LAYER * all_reduce_seconds(message, tensor_parallel, link,
                                                                   latency=latency)
@@ -267,12 +279,18 @@ def parallel_decode(model, hardware, micro_batch=1, context=1024, *, stages=1, t
     hops = (stages - 1) * hop_seconds(message, hop_link, latency=hop_latency)
     busiest = np.ceil(model.layers / stages)
     stage = (compute / model.layers + per_layer_reduce) * busiest
-    weights = weight_memory_bytes(model, weight_bytes=weight_bytes)
+    weights = weight_bytes_per_chip(model, tensor_parallel, weight_bytes=weight_bytes,
+                                    attention=attention)
     cache = kv_cache_bytes(model, context, micro_batch * micro_batches, kv_bytes=kv_bytes)
+    if attention_layout(model, attention, tensor_parallel) == "data":
+        cache_share = 1.0 / tensor_parallel
+    else:
+        cache_share = kv_share_per_chip(model, tensor_parallel, "tensor")
     return ParallelDecode(stages=stages, tensor_parallel=tensor_parallel, micro_batches=micro_batches,
                           micro_batch=micro_batch, layers=model.layers, compute_seconds=compute,
                           all_reduce_seconds=reduces, hop_seconds=hops, stage_seconds=stage,
-                          memory_per_chip=(weights + cache) / chips, chip_memory=chip.memory_bytes)
+                          memory_per_chip=(weights + cache * cache_share) / stages,
+                          chip_memory=chip.memory_bytes)
 
 
 def communication_dominates_at(model, hardware, micro_batch=1, context=1024, *, link="NVLink 4",

@@ -102,11 +102,34 @@ def measured_peak_flops(device: str = "h100", dtype: str = "bf16") -> float:
     return float(np.max(sweep["flops"] / sweep["seconds"]))
 
 
+def measured_roofline(device: str = "h100", dtype: str = "bf16"):
+    """The roofline measured by the ``dtype`` GEMM sweep (``roofline_fit.fit_sweep``): the
+    fastest bytes/s and FLOP/s any product of the sweep reached. Its ``ridge`` is the
+    course's **measured ridge** (H100 bf16: 786 TFLOP/s / 2.24 TB/s = 350 FLOP per byte),
+    the roof the GEMMs actually run against; beside it stand the **spec ridge** (the spec
+    sheet's peak / bandwidth, 295) and the **observed knee** (``observed_knee``)."""
+    from .roofline_fit import fit_sweep
+    return fit_sweep(gemm_sweep(device, dtype))
+
+
+def observed_knee(device: str = "h100", dtype: str = "bf16") -> float:
+    """Rows M where the measured time of X[M,8192] @ W[8192,8192] turns from flat to rising
+    (``intensity.knee_from_sweep`` over every run): the course's **observed knee** (H100
+    bf16: M = 386; the measured ridge predicts 383 once X and the output are counted)."""
+    from .intensity import knee_from_sweep
+    sweep = gemm_sweep(device, dtype)
+    square = (sweep["K"] == 8192) & (sweep["N"] == 8192)
+    return float(knee_from_sweep(sweep["M"][square], sweep["seconds"][square]))
+
+
 def measured_hardware(device: str = "h100") -> Hardware:
-    """The catalogue chip with its measured bandwidth and best measured bf16 GEMM FLOP/s.
+    """The catalogue chip with its measured streaming-read bandwidth (a 4 GiB read) and
+    best measured bf16 GEMM FLOP/s: the chip to use for whole decode steps.
 
     Not a bound: a roofline built from it can be beaten where a kernel does better than
-    the sweep did. It shows what the chip achieves, next to what its spec sheet promises.
+    the sweep did. Its ridge (peak / streaming read, 259 on the H100) is none of the
+    course's three named ridges: matrix products never stream that fast (see
+    ``measured_roofline``).
     """
     spec = get_hardware(CATALOGUE_NAME[_device(device)])
     return spec.replace(name=f"{spec.name} (measured)", aliases=(),

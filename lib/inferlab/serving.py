@@ -179,34 +179,64 @@ def request_cost(model, hardware, prompt, output, batch=1, *, prefill_batch=1, u
 def attention_flops_share(model, prompt):
     """Fraction of a prefill's FLOPs spent in attention (query-key scores and weighted
     values): it grows with the prompt because causal attention has prompt (prompt + 1) / 2
-    pairs while the matrix products grow only with the prompt."""
+    pairs while the matrix products grow only with the prompt (the output head runs once,
+    for the last token)."""
     model = get_model(model)
     flops = prefill_step(model, "H100-SXM", prompt).flops  # FLOPs do not depend on the chip
-    return 1.0 - 2.0 * model.matmul_params * prompt / flops
+    matmul = 2.0 * (model.matmul_params - model.head_params) * prompt + 2.0 * model.head_params
+    return 1.0 - matmul / flops
 
 
 def attention_crossover_prompt(model) -> float:
-    """Prompt length (tokens) at which a prefill's attention FLOPs equal its matrix-product
-    FLOPs: (P + 1) / 2 x attention FLOPs per pair = 2 x matmul parameters, per token."""
+    """Prompt length P (tokens) at which a prefill's attention FLOPs equal its
+    matrix-product FLOPs: a P (P + 1) / 2 = 2 B P + 2 H, with a the attention FLOPs per
+    query-key pair, B the matmul parameters without the output head and H the head's
+    parameters (run once, for the last token). The positive root of
+    a P^2 + (a - 4 B) P - 4 H = 0."""
     model = get_model(model)
-    return 4.0 * model.matmul_params / model.prefill_attention_flops_per_pair - 1.0
+    a = float(model.prefill_attention_flops_per_pair)
+    body = float(model.matmul_params - model.head_params)
+    head = float(model.head_params)
+    linear = a - 4.0 * body
+    return (-linear + np.sqrt(linear * linear + 16.0 * a * head)) / (2.0 * a)
 
 
 # --- cached input (prefix caching) -------------------------------------------------------
-def cache_hit_cost_fraction(model, hardware, prompt, link_bandwidth, *, prefill_batch=1,
+def cache_hit_cost_fraction(model, hardware, prompt, link_bandwidth, *, cached=None, prefill_batch=1,
                             weight_bytes=2, kv_bytes=2, compute_dtype="bf16", chips=1):
-    """Chip time to bring a cached token's KV cache back over a link of ``link_bandwidth``
-    bytes/s (host memory over PCIe, say), as a fraction of the chip time to prefill it again.
+    """Chip time a cached prompt token costs, as a fraction of what an uncached one costs.
+
+    A request of ``prompt`` tokens whose first ``cached`` tokens hit the prefix cache
+    (default: all but the last token) runs ``prefill_step(..., prompt - cached,
+    cached=cached)``: the new tokens still read the cached keys and values and attend to
+    them. A cached token costs (a) bringing its KV cache back over a link of
+    ``link_bandwidth`` bytes/s (host memory over PCIe, say) plus (b) its share of what
+    attending to the prefix adds to the new tokens' prefill (that prefill with the prefix
+    cached minus without it). An uncached token costs the mean chip time per token of
+    prefilling the whole prompt. ``prefill_batch`` prompts run together in each pass.
 
     It counts the chip as waiting for the copy; copies overlap with other work in practice,
     so the true fraction is lower. Storage and bookkeeping are not counted.
     """
     model = get_model(model)
     link_bandwidth = positive(link_bandwidth, "link_bandwidth")
-    step = prefill_step(model, hardware, prompt, _prompts(prefill_batch),
-                        **_options(weight_bytes, kv_bytes, compute_dtype, chips))
-    recompute = step.seconds * chips / step.tokens
-    return model.kv_bytes_per_token(kv_bytes) / link_bandwidth / recompute
+    prompt = positive(prompt, "prompt", integer=True)
+    if np.any(prompt < 2):
+        raise ValueError(f"prompt must be at least 2 tokens (one cached, one new), got {prompt!r}")
+    cached = prompt - 1 if cached is None else positive(cached, "cached", integer=True)
+    if np.any(cached >= prompt):
+        raise ValueError(f"cached must be below prompt (a request has at least one new token), got {cached!r}")
+    batch = _prompts(prefill_batch)
+    options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
+    full = prefill_step(model, hardware, prompt, batch, **options)
+    per_token = full.seconds / (batch * prompt)
+    new = prompt - cached
+    with_prefix = prefill_step(model, hardware, new, batch, cached=cached, **options).seconds
+    without = prefill_step(model, hardware, new, batch, **options).seconds
+    attending = (with_prefix - without) / (batch * cached)
+    # each chip brings its share of the cache over its own link
+    copy = model.kv_bytes_per_token(kv_bytes) / link_bandwidth / chips
+    return (copy + attending) / per_token
 
 
 def hbm_break_even_seconds(model, hardware, prompt, *, prefill_batch=1, weight_bytes=2, kv_bytes=2,

@@ -44,7 +44,7 @@ register(
              unit="(a fraction between 0 and 1)",
              hint="predicted / measured; the measured step is in reference.decode_steps('h100')."),
     Exercise("01.chips-for-405b",
-             "How many H100s (80 GB each) does llama-3.1-405b need just to hold its bf16 weights?",
+             "How many H100s (sold as 80 GB, 85.5e9 bytes usable) does llama-3.1-405b need just to hold its bf16 weights?",
              expected=lambda: int(chips_to_hold("llama-3.1-405b", "H100-SXM", weight_bytes=2)),
              unit="chips", rtol=0.0, close_rtol=0.0,
              hint="weights in bytes / memory per chip, rounded up to a whole chip."),

@@ -60,5 +60,5 @@ register(
              expected=lambda: batch_that_fits("llama-3.1-70b", get_hardware("H200").memory_bytes, 8192,
                                              weight_bytes=1),
              unit="sequences", rtol=0.0, close_rtol=0.1,
-             hint="(141 GB - weights) / (8192 x KV bytes per token); round down."),
+             hint="(the H200's usable 143,771 MiB = 150.75e9 bytes - weights) / (8192 x KV bytes per token); round down."),
 )

@@ -35,7 +35,8 @@ register(
              "At what prompt length do attention's FLOPs equal the matrix products' FLOPs in a "
              "llama-3.1-8b prefill?",
              expected=lambda: serving.attention_crossover_prompt(MODEL), unit="tokens",
-             hint="per token: 2 x matmul_params against (P + 1) / 2 x "
+             hint="per token: 2 x (matmul_params - head_params) (the output head runs once per "
+                  "prompt, for its last token) against (P + 1) / 2 x "
                   "prefill_attention_flops_per_pair. Solve for P."),
     Exercise("07.measured-ratio",
              "Measured cost of an output token over an input token: decode at batch 64, context "

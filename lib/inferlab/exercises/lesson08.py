@@ -40,7 +40,7 @@ register(
              "How many sequences of 131,072 tokens fit beside llama-3.1-70b's bf16 weights on 8 H100s (bf16 cache)?",
              expected=lambda: int(kv.max_batch("llama-3.1-70b", "H100-SXM", 131_072, chips=8)),
              unit="sequences", rtol=0.0, close_rtol=0.0,
-             hint="(8 x 80 GB - weights) / (131,072 x KV bytes per token), rounded down."),
+             hint="(8 x 85.52e9 usable bytes (81,559 MiB each) - weights) / (131,072 x KV bytes per token), rounded down."),
     Exercise("08.crossover",
              "At what context do a llama-3.1-8b decode step's KV reads equal its weight reads, at batch 16?",
              expected=lambda: kv.kv_weight_crossover_context("llama-3.1-8b", 16), unit="tokens",

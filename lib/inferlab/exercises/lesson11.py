@@ -10,7 +10,10 @@ SIMPLE = dict(model="llama-3.1-8b", hardware="H100-SXM", chips=1, usd_per_gpu_ho
               batch=64, max_tpot=1.0, utilisation=0.5, margin=0.5)
 #: DeepSeek-V3 on H100-class chips (DeepSeek serves on H800s: the same HBM and FLOP/s).
 DEEPSEEK = dict(model="deepseek-v3", hardware="H100-SXM", chips=16, weight_bytes=1, compute_dtype="fp8",
-                usd_per_gpu_hour=2.0, context=4989, prefill_batch=16, batch=2048, max_tpot=1 / 21)
+                usd_per_gpu_hour=2.0, context=4989, prefill_batch=16, batch=2048, max_tpot=1 / 21,
+                # DeepSeek-V3 reads at most 163,840 tokens (its config) and serves 128k; with
+                # data-parallel attention one sequence's whole cache sits on one chip
+                long_context=128_000, long_threshold=64_000)
 
 
 def _deepseek_decode_cost():

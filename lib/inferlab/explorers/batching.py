@@ -10,6 +10,7 @@ from ..batching import (batch_share_for_tier, batch_sweep, decode_knee, decode_p
                         knee_batch, moe_knee_batch, moe_layer_step,
                         price_multiple_for_speedup, published_fast_tiers)
 from ..hardware import get_hardware, list_hardware
+from ..intensity import knee_from_sweep
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, figure, seconds_label
 from ..roofline import chips_to_hold, decode_step, latency_floor
@@ -64,32 +65,56 @@ def cost_vs_batch(usd_per_gpu_hour, model="llama-3.1-8b", hardware="H100-SXM", d
     return fig
 
 
+def gemm_knees(device="h100"):
+    """One chip's bf16 knee two ways, in rows (tokens), from the shipped sweep of
+    X[M, 8192] @ W[8192, 8192]:
+
+    - ``spec``: the spec ridge, peak FLOP/s x 2 bytes / (2 x spec bandwidth);
+    - ``observed``: the observed GEMM knee, where the measured flat part meets the measured
+      rising part (``intensity.knee_from_sweep``), equal to the best measured FLOP/s over the
+      bandwidth the small (M <= 64) products streamed their weights at;
+
+    and the two achieved fractions of the spec behind the difference: ``bandwidth_share``
+    (the small products' streaming rate) and ``flops_share`` (the best product's FLOP/s)."""
+    spec_chip = get_hardware(reference.CATALOGUE_NAME[device])
+    sweep = reference.gemm_sweep(device, "bf16")
+    square = (sweep["K"] == 8192) & (sweep["N"] == 8192)
+    rows, seconds = sweep["M"][square], sweep["seconds"][square]
+    flat = rows <= 64
+    streamed = 8192 * 8192 * 2.0 / np.median(seconds[flat])  # weight bytes / flat time
+    best = float(np.max(2.0 * rows * 8192 * 8192 / seconds))
+    return {"spec": knee_batch(spec_chip), "observed": knee_from_sweep(rows, seconds),
+            "bandwidth_share": streamed / spec_chip.memory_bandwidth,
+            "flops_share": best / spec_chip.peak_flops("bf16")}
+
+
 def knee_on_measurements(device="h100"):
-    """Time per token (step time / rows) of the measured bf16 GEMM sweep and decode steps
-    at context 128, with the spec-sheet and measured rooflines and their knees."""
+    """Time per row of the measured bf16 GEMM sweep (left) and of the measured decode steps
+    at context 128 (right), the spec-sheet roofline, and the two knees of ``gemm_knees``."""
     fig, axes = figure(ncols=2, width=10.0, height=3.8)
     left, right = axes[0]
     spec = get_hardware(reference.CATALOGUE_NAME[device])
-    measured = reference.measured_hardware(device)
+    knees = gemm_knees(device)
     sweep = reference.gemm_sweep(device, "bf16")
     square = (sweep["K"] == 8192) & (sweep["N"] == 8192)
     rows = np.unique(np.geomspace(1, 16384, 200).round())
-    for chip, colour, style in ((spec, PALETTE["blue"], "-"), (measured, PALETTE["sky"], "--")):
-        flops, nbytes = 2.0 * rows * 8192 * 8192, (2 * rows * 8192 + 8192 * 8192) * 2.0
-        seconds = np.maximum(nbytes / chip.memory_bandwidth, flops / chip.peak_flops("bf16"))
-        left.plot(rows, seconds / rows * 1e6, color=colour, linestyle=style,
-                  label=f"roofline, {'spec' if chip is spec else 'measured'}: B* = {knee_batch(chip):.0f}")
-        left.axvline(knee_batch(chip), color=colour, linestyle=":")
-        step = decode_step("llama-3.1-8b", chip, rows, 128)
-        right.plot(rows, step.seconds / rows * 1e3, color=colour, linestyle=style)
-        right.axvline(knee_batch(chip), color=colour, linestyle=":")
+    flops, nbytes = 2.0 * rows * 8192 * 8192, (2 * rows * 8192 + 8192 * 8192) * 2.0
+    seconds = np.maximum(nbytes / spec.memory_bandwidth, flops / spec.peak_flops("bf16"))
+    left.plot(rows, seconds / rows * 1e6, color=PALETTE["blue"], label="roofline, spec sheet")
+    step = decode_step("llama-3.1-8b", spec, rows, 128)
+    right.plot(rows, step.seconds / rows * 1e3, color=PALETTE["blue"])
+    for key, colour, style, label in (("spec", PALETTE["blue"], ":", "spec ridge"),
+                                      ("observed", PALETTE["vermillion"], "-.", "observed GEMM knee")):
+        for ax in (left, right):
+            ax.axvline(knees[key], color=colour, linestyle=style,
+                       label=f"{label}: {knees[key]:.0f}" if ax is left else None)
     left.plot(sweep["M"][square], sweep["seconds"][square] / sweep["M"][square] * 1e6,
               color=PALETTE["black"], label="measured", **MEASURED)
     left.set(xscale="log", yscale="log", xlabel="rows M (tokens)", ylabel="µs per row",
              title=f"GEMM [M, 8192] x [8192, 8192] on {spec.name}")
-    left.legend(loc="center right", fontsize=8, frameon=True, framealpha=0.95)  # over the knee lines, not the data
-    batches, seconds = _measured_decode(device, 128)
-    right.plot(batches, seconds / batches * 1e3, color=PALETTE["black"], **MEASURED)
+    left.legend(loc="upper right", fontsize=8, frameon=True, framealpha=0.95)
+    batches, step_seconds = _measured_decode(device, 128)
+    right.plot(batches, step_seconds / batches * 1e3, color=PALETTE["black"], **MEASURED)
     right.set(xscale="log", yscale="log", xlabel="batch (sequences)", ylabel="ms of step per token",
               title="llama-3.1-8b-shaped decode, context 128", xlim=(1, 2048))
     return fig
@@ -211,6 +236,16 @@ class BatchExplorer(Explorer):
     figsize = (9.0, 5.0)
     CONTEXTS = (128, 1024, 4096, 32768)
 
+    things_to_try = (
+        ("For llama-3.1-8b, switch the context from 1024 to 32768: watch the knee vanish and "
+         "the batch that fits shrink.", {"model": "llama-3.1-8b", "context": 32768}),
+        ("Pick deepseek-v3 at context 128: where does its cost per token stop falling? Compare "
+         "the whole step's knee with the experts' knee in the summary.",
+         {"model": "deepseek-v3", "context": 128}),
+        ("Compare an H200 with an H100 at batch 64: which curves move, and which do not?",
+         {"hardware": "H200", "batch": 64}),
+    )
+
     def controls(self) -> dict:
         import ipywidgets as widgets
         chips = [c for c in list_hardware() if "bf16" in get_hardware(c).dtypes]
@@ -220,7 +255,8 @@ class BatchExplorer(Explorer):
             "model": widgets.Dropdown(options=list_models(), value="llama-3.1-8b", description="model"),
             "hardware": widgets.Dropdown(options=chips, value="H100-SXM", description="chip"),
             "context": widgets.Dropdown(options=list(self.CONTEXTS), value=1024, description="context"),
-            "usd_per_gpu_hour": widgets.FloatSlider(value=round(economics.gpu_hour_price("H100-SXM") * 4) / 4, min=0.5, max=10.0, step=0.25,
+            "usd_per_gpu_hour": widgets.FloatSlider(value=round(economics.gpu_hour_price("H100-SXM"), 2),
+                                                    min=0.5, max=10.0, step=0.01,
                                                     description="$/GPU-h", readout_format=".2f"),
         }
 
@@ -313,7 +349,16 @@ class BatchExplorer(Explorer):
                      "the KV cache reads grow with the batch as fast as the FLOPs")
         fits = ("" if b <= room else f" <b>Does not fit:</b> only {room:,.0f} sequences of {context} "
                 "tokens fit in memory (shaded).")
-        return (f"<b>{model}</b> on {chips} × <b>{hardware}</b>, context {context}, batch <b>{b:,}</b>: "
+        moe = get_model(model).moe
+        if moe is not None:  # the lesson's experts' knee, next to the whole-step one
+            knee_text += (f". That dotted line is the <b>whole step</b> as one roofline (all "
+                          f"bytes against all FLOPs, total/active); the routed experts alone stay "
+                          f"memory-bound until B* x E/k = <b>{moe_knee_batch(hardware, moe.experts, moe.top_k):,.0f}</b>"
+                          f" in bf16 (the lesson's knee; fp8 gives about the same). At small batches the step grows with the batch "
+                          f"because each new sequence routes to experts no other has touched yet: "
+                          f"more expert weights are read")
+        ideal = " (ideal tensor parallelism, no communication)" if chips > 1 else ""
+        return (f"<b>{model}</b> on {chips} × <b>{hardware}</b>{ideal}, context {context}, batch <b>{b:,}</b>: "
                 f"a step takes <b>{seconds_label(step)}</b> ({1 / step:,.0f} tokens/s per user), "
                 f"the batch makes <b>{curves.tokens_per_second[at]:,.0f} tokens/s</b>, using "
                 f"<b>{curves.utilisation[at]:.0%}</b> of peak FLOP/s, at <b>${cost:,.3g}</b> per million "

@@ -83,6 +83,15 @@ class EnergyExplorer(Explorer):
 
     figsize = (9.5, 3.8)
 
+    things_to_try = (
+        ("Raise the context of llama-3.1-8b from 1k to 128k tokens and watch the KV line rise "
+         "above everything.", {"model": "llama-3.1-8b", "context": 131072}),
+        ("Compare qwen3-30b-a3b with llama-3.1-8b (more weights in total, fewer per token): "
+         "where do their curves cross?", {"model": "qwen3-30b-a3b"}),
+        ("Switch the chip to H200: its measured bytes are cheaper (HBM3e), so where does "
+         "compute overtake movement now?", {"hardware": "H200"}),
+    )
+
     def controls(self) -> dict:
         import ipywidgets as widgets
         return {
@@ -90,8 +99,9 @@ class EnergyExplorer(Explorer):
                                       description="model"),
             "hardware": widgets.Dropdown(options=list_hardware(), value="H100-SXM",
                                          description="chip"),
-            "batch": widgets.IntSlider(value=64, min=1, max=4096, step=1, description="batch",
-                                       continuous_update=False),
+            "batch": widgets.FloatLogSlider(value=64, base=2, min=0, max=12, step=0.25,
+                                            description="batch", readout_format=",.0f",
+                                            continuous_update=False),
             "context": widgets.FloatLogSlider(value=1024, base=2, min=7, max=17, step=1,
                                               description="context", readout_format=".0f",
                                               continuous_update=False),
@@ -133,10 +143,24 @@ class EnergyExplorer(Explorer):
         return cache[key]
 
     def update(self, model, hardware, batch, context, usd_per_kwh) -> str:
-        context = int(round(context))
-        batch = int(batch)
+        try:
+            return self._update(model, hardware, batch, context, usd_per_kwh)
+        except ValueError as error:  # clear the old chip's curves and say why, in words
+            for line in (*self._lines, self._total):
+                line.set_ydata(np.full(BATCH_GRID.size, np.nan))
+            for bar in self._bars:
+                bar.set_height(1e-12)  # below the axis: no bar
+            self._marker.set_visible(False)
+            self._crossover.set_visible(False)
+            return (f"<b>No figure for {model} on {hardware}:</b> {str(error).rstrip('.')}. "
+                    "The plot is empty until you choose another combination.")
+
+    def _update(self, model, hardware, batch, context, usd_per_kwh) -> str:
+        context = int(round(float(context)))
+        batch = int(round(float(batch)))
         usd_per_kwh = round(float(usd_per_kwh), 2)
         curve, crossover = self._curve(model, hardware, context)
+        self._marker.set_visible(True)
         for line, values in zip(self._lines, curve.parts().values()):
             line.set_ydata(np.maximum(values, 1e-9))
         self._total.set_ydata(curve.total)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
+from .. import reference
 from ..display import Table
 from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
-from ..plotting import PALETTE, bytes_label, seconds_label
+from ..plotting import MEASURED, PALETTE, bytes_label, figure, seconds_label
 from ..roofline import bytes_per_value, chips_to_hold, latency_floor, weight_bytes_needed
 from ..widgets import Explorer
 
@@ -32,10 +34,47 @@ def floor_table(models=("llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "deep
                                "(needs N): chips just to hold the weights")
 
 
+def steps_against_floor(device: str = "h100", context: int = 128, model: str = "llama-3.1-8b", ax=None):
+    """Measured decode-step time against batch (``reference.decode_steps``, CUDA graph) with
+    the latency floor of ``model`` on the spec sheet's bandwidth: no roofline, the floor
+    alone. Returns the axes."""
+    if ax is None:
+        _, ax = figure(height=3.6)
+    chip = get_hardware(reference.CATALOGUE_NAME[device])
+    data = reference.decode_steps(device, "sdpa")
+    pick = data["context"] == context
+    if not pick.any():
+        raise ValueError(f"no {device} decode measurement at context {context}; "
+                         f"measured contexts: {sorted(set(data['context'].tolist()))}")
+    floor = latency_floor(model, chip)
+    ax.axhline(floor * 1e3, color=PALETTE["vermillion"], linewidth=2,
+               label=f"latency floor: weight bytes / {chip.memory_bandwidth / 1e12:.3g} TB/s = "
+                     f"{seconds_label(floor)}")
+    ax.plot(data["batch"][pick], data["seconds"][pick] * 1e3, color=PALETTE["black"],
+            label=f"measured on one {chip.name}, {context} cached tokens", **MEASURED)
+    ax.set(xscale="log", xlabel="batch (sequences per step)", ylabel="time per decode step (ms)",
+           title=f"{model}: one decode step against its latency floor")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left")
+    return ax
+
+
 class FloorExplorer(Explorer):
     """Model, chip and weight precision -> the floor, batch-1 tokens/s, bytes and time."""
 
     figsize = (9.0, 3.4)
+
+    things_to_try = (
+        ("Move llama-3.1-405b from bf16 to fp4 on a B200.",
+         {"model": "llama-3.1-405b", "hardware": "B200", "precision": "fp4"}),
+        ("Put llama-3.1-70b in bf16 on one H200: does it fit?",
+         {"model": "llama-3.1-70b", "hardware": "H200", "precision": "bf16"}),
+        ("Compare deepseek-v3 with llama-3.1-70b on the H200: why is its floor lower?",
+         {"model": "deepseek-v3", "hardware": "H200", "precision": "bf16"}),
+        ("Put llama-3.1-8b on an M2-Ultra: what does its bandwidth cost?",
+         {"model": "llama-3.1-8b", "hardware": "M2-Ultra", "precision": "bf16"}),
+    )
 
     def controls(self) -> dict:
         import ipywidgets as widgets

@@ -177,21 +177,37 @@ class MemorySystemExplorer(Explorer):
 
     figsize = (9.5, 3.8)
 
+    #: Capacity per unit, as a multiple of the technology's typical unit (more or bigger
+    #: DIMMs per channel, taller stacks): capacity follows the memory chosen.
+    CAPACITY_PER_UNIT = (("½ typical", 0.5), ("typical", 1.0), ("2 x typical", 2.0),
+                         ("4 x typical", 4.0))
+    CONTEXTS = (1024, 4096, 8192, 32768, 131072)
+
+    things_to_try = (
+        ("5 HBM3 stacks of 16 GB (an H100's 80 GB): which is the largest model in fp8?",
+         {"memory": "HBM3 stack", "units": 5, "per_unit": 1.0, "precision": "fp8"}),
+        ("8 DDR5 channels of 512 GB (4 TB): which model fits, how fast for one user?",
+         {"memory": "DDR5-4800 channel", "units": 8, "per_unit": 4.0}),
+        ("How many GDDR6X devices match an H200's 4.8 TB/s, and what do they hold?",
+         {"memory": "GDDR6X device", "units": 57}),
+        ("Context 131,072 tokens: what happens to the batch?", {"context": 131072}),
+    )
+
     def controls(self) -> dict:
         import ipywidgets as widgets
         return {
             "memory": widgets.Dropdown(options=list_memory("memory"), value="DDR5-4800 channel",
                                        description="memory"),
-            "units": widgets.IntSlider(value=8, min=1, max=16, description="units"),
-            "capacity_gb": widgets.FloatLogSlider(value=1024, base=10, min=0, max=4,
-                                                  step=0.05, description="capacity GB"),
+            "units": widgets.IntSlider(value=8, min=1, max=64, description="units"),
+            "per_unit": widgets.Dropdown(options=list(self.CAPACITY_PER_UNIT), value=1.0,
+                                         description="capacity"),
             "precision": widgets.ToggleButtons(options=list(PRECISIONS), value="bf16",
                                                description="weights"),
-            "context": widgets.SelectionSlider(options=[1024, 4096, 8192, 32768, 131072],
-                                               value=8192, description="context"),
+            "context": widgets.Dropdown(options=[(f"{c:,}", c) for c in self.CONTEXTS],
+                                        value=8192, description="context"),
         }
 
-    def draw(self, fig, memory, units, capacity_gb, precision, context) -> str:
+    def draw(self, fig, memory, units, per_unit, precision, context) -> str:
         left, right = fig.subplots(1, 2, width_ratios=[1.3, 1])
         self._models = sorted(list_models(), key=lambda m: get_model(m).total_params)
         self._floor_bars = left.barh(self._models, np.ones(len(self._models)))
@@ -209,11 +225,12 @@ class MemorySystemExplorer(Explorer):
                   xlabel="context (tokens per sequence)",
                   ylabel="sequences that fit (log)", title="batch beside the largest model")
         self.moving = [*self._floor_bars, self._batch_line, self._batch_point]
-        return self.update(memory, units, capacity_gb, precision, context)
+        return self.update(memory, units, per_unit, precision, context)
 
-    def update(self, memory, units, capacity_gb, precision, context) -> str:
+    def update(self, memory, units, per_unit, precision, context) -> str:
         tech = get_memory(memory)
-        capacity = float(f"{capacity_gb:.4g}") * 1e9
+        units, context = int(units), int(context)
+        capacity = tech.capacity_bytes * units * float(per_unit)
         system = memory_system(tech, units, capacity_bytes=capacity)
         size = bytes_per_value(precision)
         for bar, name in zip(self._floor_bars, self._models):
@@ -236,8 +253,7 @@ class MemorySystemExplorer(Explorer):
                          f"<b>{seconds_label(floor)}</b> = at most <b>{1 / floor:,.3g} tokens/s</b> "
                          f"per sequence; beside it fit <b>{here:,}</b> sequences of "
                          f"{context:,} tokens (bf16 KV cache).")
-        typical = tech.capacity_bytes * units
-        return (f"<b>{units} x {tech.name}</b>: {system.memory_bandwidth / 1e9:,.4g} GB/s; "
-                f"capacity set to {bytes_label(capacity)} (typical for {units} units: "
-                f"{bytes_label(typical)}); reading all of it once takes "
+        return (f"<b>{units} x {tech.name}</b>: {system.memory_bandwidth / 1e9:,.0f} GB/s, "
+                f"{bytes_label(capacity)} ({units} x {bytes_label(tech.capacity_bytes * per_unit)}); "
+                f"reading all of it once takes "
                 f"{seconds_label(capacity / system.memory_bandwidth)}. {fits_text}")

@@ -9,6 +9,7 @@ from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, figure, roofline, seconds_label
 from ..roofline import chips_to_hold, decode_step, prefill_step
+from ..economics import gpu_hour_price
 from ..widgets import Explorer
 
 MODEL = "llama-3.1-8b"  # the shape of the measured decoder
@@ -198,6 +199,17 @@ class RequestExplorer(Explorer):
     figsize = (9.5, 3.6)
     batches = np.unique(np.geomspace(1, 1024, 48).round())
 
+    things_to_try = (
+        ("For llama-3.1-8b and a 2,048-token prompt, find the batch at which an output token "
+         "costs less than 5x an input token.", {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
+        ("Do the same on an H200 (more bandwidth): does it need a smaller batch?",
+         {"hardware": "H200"}),
+        ("Raise the prompt to 131,072 tokens: what happens to TTFT, to the input's share of the "
+         "cost, and to the batch that fits?", {"prompt": 131072}),
+        ("Switch to deepseek-v3: why is its ratio different from llama-3.1-70b's?",
+         {"model": "deepseek-v3"}),
+    )
+
     def controls(self) -> dict:
         import ipywidgets as widgets
         style = {"description_width": "initial"}
@@ -205,13 +217,17 @@ class RequestExplorer(Explorer):
             "model": widgets.Dropdown(options=list_models(), value=MODEL, description="model"),
             "hardware": widgets.Dropdown(options=list_hardware(), value="H100-SXM",
                                          description="chip"),
-            "prompt": widgets.IntSlider(value=2000, min=16, max=131072, step=16, style=style,
-                                        description="prompt tokens", continuous_update=False),
-            "output": widgets.IntSlider(value=500, min=1, max=16384, style=style,
-                                        description="output tokens", continuous_update=False),
-            "batch": widgets.IntSlider(value=64, min=1, max=1024, style=style,
-                                       description="decode batch", continuous_update=False),
-            "usd_per_gpu_hour": widgets.FloatSlider(value=3.0, min=0.5, max=10.0, step=0.25,
+            "prompt": widgets.FloatLogSlider(value=2048, base=2, min=4, max=17, step=0.25,
+                                             style=style, readout_format=",.0f",
+                                             description="prompt tokens", continuous_update=False),
+            "output": widgets.FloatLogSlider(value=512, base=2, min=0, max=14, step=0.25,
+                                             style=style, readout_format=",.0f",
+                                             description="output tokens", continuous_update=False),
+            "batch": widgets.FloatLogSlider(value=64, base=2, min=0, max=10, step=0.25,
+                                            style=style, readout_format=",.0f",
+                                            description="decode batch", continuous_update=False),
+            "usd_per_gpu_hour": widgets.FloatSlider(value=round(gpu_hour_price("H100-SXM"), 2),
+                                                    min=0.5, max=10.0, step=0.01,
                                                     style=style, description="$ per chip-hour",
                                                     continuous_update=False),
         }
@@ -241,8 +257,21 @@ class RequestExplorer(Explorer):
         return self.update(**values)
 
     def update(self, model, hardware, prompt, output, batch, usd_per_gpu_hour) -> str:
+        try:
+            return self._update(model, hardware, prompt, output, batch, usd_per_gpu_hour)
+        except ValueError as error:  # clear the old chip's figure and say why, in words
+            nothing = np.full(self.batches.shape, np.nan)
+            self._output_line.set_ydata(nothing)
+            self._input_line.set_ydata(nothing)
+            self._marker.set_data([np.nan], [np.nan])
+            for bar in self._bars:
+                bar.set_width(0)
+            return (f"<b>No figure for {model} on {hardware}:</b> {str(error).rstrip('.')}. "
+                    "The plot is empty until you choose another combination.")
+
+    def _update(self, model, hardware, prompt, output, batch, usd_per_gpu_hour) -> str:
         model, chip = get_model(model), get_hardware(hardware)
-        prompt, output, batch = int(prompt), int(output), int(batch)
+        prompt, output, batch = (int(round(float(v))) for v in (prompt, output, batch))
         price = float(f"{usd_per_gpu_hour:.2f}")
         chips = int(chips_to_hold(model, chip, reserve_fraction=0.1))
         options = dict(usd_per_gpu_hour=price, chips=chips)
@@ -264,8 +293,10 @@ class RequestExplorer(Explorer):
                 f" <b>Warning:</b> the batch's KV cache ({kv / 1e9:.0f} GB at the last token) "
                 f"does not fit beside the weights ({max(room, 0) / 1e9:.0f} GB free): lesson 08.")
         step = decode_step(model, chip, batch, context, chips=chips)
-        return (f"<b>{model.name}</b> on {chips} × <b>{chip.name}</b> (enough to hold the bf16 "
-                f"weights), ${price:.2f} per chip-hour. "
+        held = ("enough to hold the bf16 weights; ideal tensor parallelism, no communication"
+                if chips > 1 else "it holds the bf16 weights")
+        return (f"<b>{model.name}</b> on {chips} × <b>{chip.name}</b> ({held}), "
+                f"${price:.2f} per chip-hour. "
                 f"TTFT <b>{seconds_label(cost.ttft)}</b>, TPOT <b>{seconds_label(cost.tpot)}</b> "
                 f"({1 / cost.tpot:,.0f} tokens/s per user; decode is {step.bound}-bound at the "
                 f"last token), total <b>{seconds_label(cost.seconds)}</b>. "

@@ -9,7 +9,7 @@ from ..hardware import get_hardware, list_hardware
 from ..intensity import (decode_attention_bytes, decode_attention_flops, knee_batch, knee_from_sweep,
                          prefill_attention_bytes, prefill_attention_flops)
 from ..models import get_model, list_models
-from ..plotting import MEASURED, PALETTE, figure, roofline, seconds_label
+from ..plotting import MEASURED, PALETTE, bytes_label, figure, roofline, seconds_label
 from ..roofline import matmul_bytes, matmul_flops, roofline_seconds
 from ..widgets import Explorer
 
@@ -18,12 +18,13 @@ SWEEP_WIDTHS = {"bf16": (2, 2, 2), "fp8": (1, 1, 2)}
 
 
 def sweep_hardware(device: str = "h100", dtype: str = "bf16"):
-    """The catalogue chip with the measured HBM read bandwidth and the best FLOP/s the
-    ``dtype`` sweep reached: what the chip achieves, beside what its spec sheet says."""
+    """The catalogue chip with the roofline its ``dtype`` GEMM sweep measured
+    (``reference.measured_roofline``): the fastest bytes/s and FLOP/s any product reached.
+    That is the roof the products actually run against; its ridge is the measured ridge."""
     spec = get_hardware(reference.CATALOGUE_NAME[device])
-    return spec.replace(name=f"{spec.name} measured", aliases=(),
-                        memory_bandwidth=reference.measured_bandwidth(device),
-                        **{f"{dtype}_flops": reference.measured_peak_flops(device, dtype)})
+    fit = reference.measured_roofline(device, dtype)
+    return spec.replace(name=f"{spec.name} measured", aliases=(), memory_bandwidth=fit.bandwidth,
+                        **{f"{dtype}_flops": fit.peak_flops})
 
 
 def _ridges_in_legend(ax, chips, dtype, loc="lower right"):
@@ -51,7 +52,9 @@ def catalogue_roofline(chips=("B200", "MI300X", "H200", "H100-SXM", "A100-80GB",
 
 def sweep_on_roofline(device: str = "h100", dtype: str = "bf16", ax=None, label_rows=(1, 64, 384, 16384)):
     """The measured GEMM sweep (K = N = 8192) as points on the chip's roofline in ``dtype``,
-    with a second roofline drawn from the measured bandwidth and best measured FLOP/s."""
+    with the measured roofline (``sweep_hardware``) dashed: its ridge lies right of the
+    spec's, because the products stream their weights further below the spec bandwidth
+    than they fall below the spec FLOP/s."""
     spec = get_hardware(reference.CATALOGUE_NAME[device])
     sweep = reference.gemm_sweep(device, dtype)
     square = sweep["K"] == 8192
@@ -68,7 +71,7 @@ def sweep_on_roofline(device: str = "h100", dtype: str = "bf16", ax=None, label_
             i = pick[np.argmax(speed[pick])]
             ax.annotate(f"M={m}", (intensity[i], speed[i] / 1e12), textcoords="offset points",
                         xytext=(5, -12), fontsize=8)
-    ax.set_title(f"{spec.name}, {dtype}: spec sheet (solid) and measured (dashed)")
+    ax.set_title(f"{spec.name}, {dtype}: spec sheet (solid), measured roofline (dashed)")
     ax.set_ylim(1, 4 * spec.peak_flops(dtype) / 1e12)
     return ax
 
@@ -92,10 +95,10 @@ def sweep_time(device: str = "h100", ax=None):
                 markerfacecolor="white", label=f"measured, {dtype}", **MEASURED)
         knee = knee_from_sweep(sweep["M"][square], sweep["seconds"][square])
         ax.axvline(knee, color=color, linestyle=":", linewidth=1.2)
-        ax.annotate(f"measured knee ({'both runs' if dtype == 'bf16' else 'one run'}),\n{dtype}: M ≈ {knee:.0f}", (knee, 12 if dtype == "bf16" else 25),
+        ax.annotate(f"observed knee,\n{dtype}: M ≈ {knee:.0f}", (knee, 12 if dtype == "bf16" else 25),
                     xytext=(4, 0), textcoords="offset points", fontsize=8, color=color)
     ax.axvline(knee_batch(chip), color=PALETTE["black"], linestyle="--", linewidth=1)
-    ax.annotate(f"spec knee\nM ≈ {knee_batch(chip):.0f}", (knee_batch(chip), 900), xytext=(-4, 0),
+    ax.annotate(f"spec ridge\nM ≈ {knee_batch(chip):.0f}", (knee_batch(chip), 900), xytext=(-4, 0),
                 textcoords="offset points", fontsize=8, ha="right")
     ax.set(xscale="log", yscale="log", xlabel="M (rows of X: tokens in the batch)",
            ylabel="time per product (µs)", ylim=(10, 5000),
@@ -119,7 +122,11 @@ def operation_cost(hardware, operation, precision="bf16", rows=1, k=8192, n=8192
     ``operation``: 'matmul' (X[rows,k] @ W[k,n]; fp8 means fp8 X and W and a bf16 output),
     'prefill attention' (``rows`` prompts of ``length`` tokens, causal) or 'decode attention'
     (``rows`` sequences, each with ``length`` cached tokens). Attention is one layer of
-    ``model`` and moves its numbers in ``precision`` (2 bytes bf16, 1 byte fp8).
+    ``model`` and moves its numbers in ``precision`` (2 bytes bf16, 1 byte fp8). A model
+    with latent attention (MLA, DeepSeek-V3) is modelled in decode only, in its absorbed
+    form: every head reads the one shared latent per cached token (the model's
+    ``decode_attention_flops_per_position`` and ``kv_bytes_per_token``, per layer), plus
+    the new token's latent written and its latent-space query and output.
     """
     chip = get_hardware(hardware)
     if operation not in OPERATIONS:
@@ -133,8 +140,13 @@ def operation_cost(hardware, operation, precision="bf16", rows=1, k=8192, n=8192
     else:
         shape = get_model(model)
         if shape.mla is not None:
-            raise ValueError(f"{shape.name} uses latent attention (MLA); pick a model with GQA or MHA")
-        if operation == "prefill attention":
+            if operation == "prefill attention":
+                raise ValueError(f"{shape.name} uses latent attention (MLA): only its decode is modelled here")
+            latent = shape.mla.kv_lora_rank + shape.mla.qk_rope_head_dim
+            flops = rows * length * shape.decode_attention_flops_per_position / shape.layers
+            moved = rows * ((length + 1) * shape.kv_bytes_per_token(width) / shape.layers
+                            + shape.heads * (latent + shape.mla.kv_lora_rank) * width)
+        elif operation == "prefill attention":
             flops = prefill_attention_flops(length, shape.heads, shape.head_dim, batch=rows)
             moved = prefill_attention_bytes(length, shape.heads, shape.kv_heads, shape.head_dim,
                                             batch=rows, bytes_per_value=width)
@@ -155,14 +167,44 @@ def _roofline_chips() -> list:
     return [c for c in list_hardware() if "bf16" in get_hardware(c).dtypes]
 
 
+def _plain(value: float) -> str:
+    """A readout number: '1,979' from 100 up, three figures below ('0.5', '42.1')."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _flop_text(flops: float) -> str:
+    for scale, unit in ((1e15, "PFLOP"), (1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP")):
+        if flops >= scale:
+            return f"{_plain(flops / scale)} {unit}"
+    return f"{_plain(flops)} FLOP"
+
+
+#: Controls that only one kind of operation uses (the others are greyed out).
+_MATMUL_ONLY, _ATTENTION_ONLY = ("k", "n"), ("model", "length")
+
+
 class RooflineExplorer(Explorer):
     """Chip and operation -> where it lands on the chip's roofline, its time and its bound."""
 
     figsize = (9.5, 3.8)
 
+    things_to_try = (
+        ("Find the batch where an 8192 × 8192 product turns compute-bound on a B200, then on an A100-80GB.",
+         {"hardware": "B200", "operation": "matmul", "rows": 256}),
+        ("Switch to fp8 on the H100 and move M: does the knee move?",
+         {"hardware": "H100-SXM", "operation": "matmul", "precision": "fp8", "rows": 512}),
+        ("Put decode attention on the A100-80GB at the largest batch: can it turn compute-bound?",
+         {"hardware": "A100-80GB", "operation": "decode attention", "rows": 65536}),
+        ("Make prefill attention memory-bound on a TPU v6e.",
+         {"hardware": "TPU-v6e", "operation": "prefill attention", "rows": 1, "length": 128}),
+        ("Put deepseek-v3's latent attention on an H200 in decode: which roof binds?",
+         {"hardware": "H200", "operation": "decode attention", "model": "deepseek-v3"}),
+        ("Give an A100-40GB decode attention for 256 sequences of 131,072 tokens.",
+         {"hardware": "A100-40GB", "operation": "decode attention", "rows": 256, "length": 131072}),
+    )
+
     def controls(self) -> dict:
         import ipywidgets as widgets
-        attention_models = [m for m in list_models() if get_model(m).mla is None]
         return {
             "hardware": widgets.Dropdown(options=_roofline_chips(), value="H100-SXM", description="chip"),
             "operation": widgets.ToggleButtons(options=list(OPERATIONS), value="matmul",
@@ -175,7 +217,7 @@ class RooflineExplorer(Explorer):
                                   description="K"),
             "n": widgets.Dropdown(options=[1024, 2048, 4096, 8192, 14336, 16384], value=8192,
                                   description="N"),
-            "model": widgets.Dropdown(options=attention_models, value="llama-3.1-8b",
+            "model": widgets.Dropdown(options=list_models(), value="llama-3.1-8b",
                                       description="model"),
             "length": widgets.FloatLogSlider(value=4096, base=2, min=7, max=17, step=1,
                                              description="tokens", readout_format=".0f"),
@@ -202,13 +244,15 @@ class RooflineExplorer(Explorer):
         left.legend(loc="upper left")
         self._bars = right.barh(["memory:\nbytes / bandwidth", "compute:\nFLOPs / peak"], [1, 1],
                                 left=_TIME[0], color=PALETTE["blue"])
-        right.set(xscale="log", xlim=_TIME, xlabel="seconds (log)", title="the two roofs (the longer one binds)")
+        right.set(xscale="log", xlim=_TIME, xlabel="seconds (log)", title="the two roofs:\nthe longer binds")
         right.invert_yaxis()
         self.moving = [self._roof, self._ridge, self._drop, self._point, *self._bars]
         return self.update(**values)
 
     def update(self, hardware, operation, precision, rows, k, n, model, length) -> str:
         rows, length = int(round(rows)), int(round(length))
+        for name, control in getattr(self, "_controls", {}).items():  # grey out what does not apply
+            control.disabled = name in (_ATTENTION_ONLY if operation == "matmul" else _MATMUL_ONLY)
         cost = operation_cost(hardware, operation, precision, rows, k, n, model, length)
         peak, bandwidth, ridge = cost["peak"] / 1e12, cost["bandwidth"], cost["ridge"]
         self._roof.set_data([_INTENSITY[0], ridge, _INTENSITY[1]],
@@ -224,13 +268,18 @@ class RooflineExplorer(Explorer):
         if operation == "matmul":
             what = f"X[{rows}, {k}] @ W[{k}, {n}]"
         else:
-            what = (f"{operation} of one {model} layer, {rows} sequence{'s' if rows > 1 else ''} × "
+            what = (f"{operation} of one {model} layer, {rows:,} sequence{'s' if rows > 1 else ''} × "
                     f"{length:,} tokens")
-        return (f"<b>{what}</b> in {precision} on <b>{get_hardware(hardware).name}</b>: "
-                f"{cost['flops']:.3g} FLOP over {cost['bytes']:.3g} bytes = <b>{cost['intensity']:.3g} "
-                f"FLOP/byte</b> against a ridge of {ridge:.0f}. Memory {seconds_label(cost['memory_seconds'])}, "
+        chip = get_hardware(hardware)
+        warning = ""
+        if cost["bytes"] > chip.memory_bytes:
+            warning = (f" <b>Warning:</b> this moves {bytes_label(cost['bytes'])}, more than the "
+                       f"{bytes_label(chip.memory_bytes)} one {chip.name} holds: it does not fit on one chip.")
+        return (f"<b>{what}</b> in {precision} on <b>{chip.name}</b>: "
+                f"{_flop_text(cost['flops'])} over {bytes_label(cost['bytes'])} = <b>{_plain(cost['intensity'])} "
+                f"FLOP/byte</b> against a ridge of {_plain(ridge)}. Memory {seconds_label(cost['memory_seconds'])}, "
                 f"compute {seconds_label(cost['compute_seconds'])}: at least <b>{seconds_label(cost['seconds'])}</b>, "
-                f"<b>{cost['bound']}-bound</b>, at most {speed:.3g} of {peak:.0f} TFLOP/s.")
+                f"<b>{cost['bound']}-bound</b>, at most {_plain(speed)} of {_plain(peak)} TFLOP/s.{warning}")
 
 
 def attention_intensity(model="llama-3.1-8b", chip="H100-SXM", ax=None):
