@@ -11,7 +11,7 @@ PYTEST_NB := --nbval-lax --nbval-cell-timeout=120
 # every core, one test file (a notebook) per worker so its cells run in order in one kernel
 PARALLEL  := -n auto --dist loadfile
 
-.PHONY: lab check test test-lib test-notebooks lessons binder-check bench wheelhouse clean
+.PHONY: lab check test test-lib test-notebooks lessons binder-check bench wheelhouse site clean
 
 ## Open the course in JupyterLab at your copy of lesson 00 (my-work/, never overwritten).
 lab:
@@ -23,9 +23,11 @@ check:
 
 ## Every test: library, notebook sync, every notebook executed, browser tests.
 ## INFERLAB_QUICK=1 makes lab 03 measure small sizes (seconds, not its full run).
+## It also builds the course website (site extra) and grades three lessons end to end with
+## nbgrader (grade extra; INFERLAB_GRADING_LESSONS="" grades all twelve).
 test:
-	$(ENSURE) lab test
-	INFERLAB_STRICT=1 INFERLAB_QUICK=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB) $(PARALLEL)
+	$(ENSURE) lab test site grade
+	INFERLAB_GRADING_LESSONS="$${INFERLAB_GRADING_LESSONS-01 07 11}" INFERLAB_STRICT=1 INFERLAB_QUICK=1 $(BIN)/python -m pytest tests $(NOTEBOOKS) $(PYTEST_NB) $(PARALLEL)
 
 test-lib:
 	$(ENSURE) lab test
@@ -57,6 +59,11 @@ binder-check:
 ## (for this operating system and Python); copy the course with it onto each laptop.
 wheelhouse:
 	$(PYTHON) -m pip download --dest wheelhouse ".[lab]" "setuptools>=64" wheel pip
+
+## The course website in build/site/_build/html (needs the site extra; reuses executed outputs).
+site:
+	$(ENSURE) lab site
+	$(BIN)/python site/build.py
 
 clean:
 	rm -rf $(VENV) .binder-venv test-artifacts bench-results

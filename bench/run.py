@@ -6,16 +6,18 @@ evaluation, the scheduling simulator (when present) and peak kernel memory. Prin
 and writes JSON to bench-results/. Targets are reported, never enforced: timings depend on
 the machine, so a missed target is a finding to explain, not a failure.
 
-    python bench/run.py [--quick] [--repeats N] [--only notebooks,widgets,import,model,sim]
+    python bench/run.py [--quick] [--repeats N] [--only notebooks,widgets,browser,import,model,sim]
+
+``browser``: what the learner feels. JupyterLab and Debian's Chromium (as the browser test
+runs them) show every explorer's live widget; a control is moved (a slider by one step with
+the keyboard, or a menu) and the time runs from the input event to the new figure decoded in
+the page. Skipped with a reason where Chromium or playwright is missing.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import json
 import os
-import pkgutil
 import platform
 import resource
 import statistics
@@ -32,6 +34,7 @@ TARGETS = {
     "course_seconds": ("whole course", "< 60 s"),
     "redraw_median_ms": ("widget redraw median", "< 50 ms"),
     "redraw_p95_ms": ("widget redraw p95", "< 100 ms"),
+    "browser_p95_ms": ("control moved in Chromium to new figure shown, p95", "< 150 ms"),
     "import_extra_seconds": ("import inferlab beyond matplotlib", "< 0.3 s"),
     "model_configs_per_second": ("decode_step configurations/s", "> 1e7"),
     "sim_requests_per_second": ("simulated requests/s", "> 1e6"),
@@ -118,15 +121,8 @@ def course_in_parallel(workers: int = 2) -> float:
 
 # --- widgets ----------------------------------------------------------------------------
 def explorers() -> list:
-    import inferlab.explorers as package
-    from inferlab.widgets import Explorer
-    found = []
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, Explorer) and cls is not Explorer and cls.__module__ == module.__name__:
-                found.append(cls)
-    return found
+    from inferlab.widgets import explorer_classes
+    return explorer_classes()
 
 
 def control_values(control, count: int) -> list:
@@ -167,6 +163,117 @@ def bench_widgets(changes: int) -> dict:
         results[cls.__name__] = {"first_draw_ms": first * 1e3, "changes": len(times),
                                  "median_ms": statistics.median(times) * 1e3, "p95_ms": p95 * 1e3,
                                  "min_ms": times[0] * 1e3, "max_ms": times[-1] * 1e3}
+    return results
+
+
+# --- what the learner feels: a control moved in Chromium until the new figure is shown ------------
+ARM = """(index) => {
+  const el = document.querySelectorAll('.inferlab-explorer')[index];
+  const image = el.querySelector('.inferlab-figure');
+  const before = image.getAttribute('src');
+  const bench = window.__bench = {start: null, end: null};
+  const mark = () => { if (bench.start === null) bench.start = performance.now(); };
+  for (const type of ['keydown', 'input', 'change']) {
+    document.addEventListener(type, mark, {capture: true, once: true});
+  }
+  const observer = new MutationObserver(async () => {
+    if (image.getAttribute('src') === before) return;
+    observer.disconnect();
+    try { await image.decode(); } catch (error) {}  // shown, not only fetched
+    bench.end = performance.now();
+  });
+  observer.observe(image, {attributes: true, attributeFilter: ['src']});
+  // a move too small to change a pixel leaves the image as it was: then the summary's
+  // new text is what the learner sees change
+  const summary = el.querySelector('.inferlab-summary');
+  const text = summary.innerText;
+  const textObserver = new MutationObserver(() => {
+    if (summary.innerText === text) return;
+    textObserver.disconnect();
+    bench.text = performance.now();
+  });
+  textObserver.observe(summary, {subtree: true, childList: true, characterData: true});
+  bench.text = null;
+}"""
+
+
+def _browser_notebook(classes) -> dict:
+    """A notebook that shows every explorer's live widget, one per cell."""
+    from inferlab.authoring import notebook_from_script
+    cells = ["# %%\n%matplotlib inline"] + [  # as the lessons do: the static figure, then the widget
+        f"# %%\nfrom {cls.__module__} import {cls.__name__}\nexplorer = {cls.__name__}()\n"
+        f"explorer.static()\nexplorer.widget()" for cls in classes]
+    return notebook_from_script("\n".join(cells), "bench-explorers")
+
+
+def _move(page, index: int, step: int) -> None:
+    """Move explorer ``index``'s first slider by five steps (PageUp/PageDown; its first menu
+    when it has no slider), alternating direction so that it stays in range."""
+    explorer = page.locator(".inferlab-explorer").nth(index)
+    handle = explorer.locator(".noUi-handle")
+    if handle.count():
+        handle = handle.first
+        handle.scroll_into_view_if_needed()
+        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        handle.focus()
+        key = "PageDown" if (step % 2 == 0) == at_max else "PageUp"  # five steps
+        page.keyboard.press(key)
+        return f"slider {key}"
+    select = explorer.locator("select").first
+    options = select.locator("option").all_inner_texts()
+    label = options[step % 2] if options[step % 2] != select.input_value() else options[(step + 1) % 2]
+    select.select_option(label=label)
+    return f"menu {label}"
+
+
+def bench_browser(moves: int) -> dict:
+    """Per explorer, milliseconds from a control's input event in Chromium to the new figure
+    decoded in the page (JupyterLab, a live kernel; the new summary text when the move leaves
+    every pixel as it was): the first move (it builds the live figure, as in a lesson, where
+    the widget first shows the static image) and ``moves`` more (median, p95)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import tempfile
+    from labserver import browser_missing, chromium, jupyterlab, open_and_run
+    missing = browser_missing()
+    if missing:
+        return {"skipped": missing}
+    from inferlab.authoring import dumps
+    from inferlab.widgets import explorer_classes
+    classes = explorer_classes()
+    source = Path(tempfile.mkdtemp(prefix="inferlab-bench-"))
+    (source / "bench").mkdir()
+    (source / "bench" / "explorers.ipynb").write_text(dumps(_browser_notebook(classes)), encoding="utf-8")
+    results = {}
+    with jupyterlab(notebooks=("bench",), source=source) as lab, chromium() as browser:
+        base, token, _ = lab
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        state = open_and_run(page, base, token, "bench/explorers.ipynb", timeout=300)
+        if state["errors"]:
+            return {"skipped": f"the explorers' notebook failed: {state['errors']}"}
+        for index, cls in enumerate(classes):
+            times = []
+            for step in range(moves + 1):
+                page.evaluate(ARM, index)
+                action = _move(page, index, step)
+                try:
+                    page.wait_for_function("() => window.__bench.end !== null || (window.__bench.text"
+                                           " !== null && performance.now() - window.__bench.text > 3000)",
+                                           timeout=30_000)
+                except Exception:  # playwright's TimeoutError: say which move, go on
+                    state = page.evaluate("() => window.__bench")
+                    results[cls.__name__] = {"failed": f"move {step} ({action}): nothing changed "
+                                                       f"within 30 s ({state})"}
+                    break
+                times.append(page.evaluate("() => (window.__bench.end !== null ? window.__bench.end :"
+                                           " window.__bench.text) - window.__bench.start"))
+            if len(times) < moves + 1:
+                continue
+            later = sorted(times[1:])
+            p95 = later[min(len(later) - 1, int(round(0.95 * (len(later) - 1))))]
+            results[cls.__name__] = {"first_move_ms": times[0], "moves": len(later),
+                                     "median_ms": statistics.median(later), "p95_ms": p95,
+                                     "max_ms": later[-1]}
+        page.close()
     return results
 
 
@@ -229,6 +336,18 @@ def table(results: dict) -> str:
         lines.append(row.format(f"redraw {name} ({stats['changes']} changes)",
                                 f"{stats['median_ms']:.3g} ms", f"{stats['min_ms']:.3g} ms",
                                 f"{stats['max_ms']:.3g} ms", f"median < 50 ms; p95 {stats['p95_ms']:.3g} ms < 100"))
+    browser = results.get("browser", {})
+    if "skipped" in browser:
+        lines.append(row.format("in the browser", "-", "", "", browser["skipped"]))
+    else:
+        for name, stats in browser.items():
+            if "failed" in stats:
+                lines.append(row.format(f"in Chromium {name}", "-", "", "", stats["failed"]))
+                continue
+            lines.append(row.format(f"in Chromium {name} ({stats['moves']} moves)",
+                                    f"{stats['median_ms']:.0f} ms", "", f"{stats['max_ms']:.0f} ms",
+                                    f"p95 {stats['p95_ms']:.0f} ms < 150; first move "
+                                    f"{stats['first_move_ms']:,.0f} ms"))
     if "import" in results:
         add("import inferlab (fresh interpreter)", results["import"]["import_seconds"], " s")
         add("import inferlab after matplotlib, ipywidgets", results["import"]["import_extra_seconds"], " s", "< 0.3 s")
@@ -247,7 +366,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repeat, fewer redraws (CI)")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--only", default="notebooks,widgets,import,model,sim")
+    parser.add_argument("--only", default="notebooks,widgets,browser,import,model,sim")
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 3)
     only = set(args.only.split(","))
@@ -262,6 +381,8 @@ def main(argv=None) -> int:
         results["widgets"] = bench_widgets(5 if args.quick else 20)
     if "sim" in only:
         results["sim"] = bench_sim(repeats, args.quick)
+    if "browser" in only:
+        results["browser"] = bench_browser(3 if args.quick else 20)
     if "notebooks" in only:
         results["notebooks"] = bench_notebooks(repeats)
     RESULTS.mkdir(exist_ok=True)

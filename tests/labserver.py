@@ -46,14 +46,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def jupyterlab(python: str = sys.executable, notebooks=("lessons", "solutions")):
-    """Start JupyterLab from ``python``'s environment on a copy of the notebooks.
+def jupyterlab(python: str = sys.executable, notebooks=("lessons", "solutions"), source: Path = ROOT):
+    """Start JupyterLab from ``python``'s environment on a copy of the notebooks (the folders
+    ``notebooks`` of ``source``).
 
     Yields (base_url, token, root folder of the copy)."""
     work = Path(tempfile.mkdtemp(prefix="inferlab-lab-"))
     root = work / "course"
     for folder in notebooks:
-        shutil.copytree(ROOT / folder, root / folder)
+        shutil.copytree(Path(source) / folder, root / folder)
     settings = work / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     # Render every cell (no windowing) so the whole notebook is in the page.
@@ -141,10 +142,65 @@ STATE = """() => {
 }"""
 
 
+# MathJax 3 keeps no TeX in the page. Before the notebook opens, wrap the render of
+# JupyterLab's MathJax document so that each typeset element records its TeX source (and
+# the character after it) in data attributes, for TYPESET_MATHS to read back.
+# These are JupyterLab 4.6's internals: where they differ (another JupyterLab, as Binder's
+# may be), nothing is recorded and TYPESET_MATHS falls back to the assistive MathML's text.
+RECORD_TEX = """async () => {
+  const app = window.jupyterapp;
+  await app.started;
+  const registry = app.pluginRegistry;
+  const plugin = registry && registry._plugins && registry._plugins.get('@jupyterlab/mathjax-extension:plugin');
+  const typesetter = plugin && plugin.service;
+  if (!typesetter || !typesetter._ensureInitialized) return false;
+  await typesetter._ensureInitialized();
+  const doc = typesetter._mathDocument;
+  if (!doc || !doc.render) return false;
+  if (doc.__inferlabRecording) return true;
+  const render = doc.render.bind(doc);
+  doc.render = function () {
+    const result = render();
+    for (const item of doc.math) {
+      const root = item.typesetRoot;
+      if (!root || !root.setAttribute) continue;
+      root.setAttribute('data-tex', item.math);
+      const next = root.nextSibling;
+      root.setAttribute('data-after', next && next.textContent ? next.textContent.slice(0, 1) : '');
+    }
+    return result;
+  };
+  doc.__inferlabRecording = true;
+  return true;
+}"""
+
+TYPESET_MATHS = """() => Array.from(document.querySelectorAll('.jp-Notebook mjx-container')).map((m) => {
+  const cell = m.closest('.jp-Cell');
+  const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
+  const mml = m.querySelector('mjx-assistive-mml');
+  let run = 0, letters = 0;  // the longest run of one-letter identifiers: words set as maths
+  for (const node of mml ? mml.querySelectorAll('*') : []) {
+    if (node.children.length) continue;
+    run = (node.tagName.toLowerCase() === 'mi' && /^[A-Za-z]$/.test(node.textContent)) ? run + 1 : 0;
+    letters = Math.max(letters, run);
+  }
+  const next = m.nextSibling;
+  return {tex: m.getAttribute('data-tex'),
+          after: m.getAttribute('data-after') || (next && next.textContent ? next.textContent.slice(0, 1) : ''),
+          text: mml ? mml.textContent : m.textContent, letters, cell: cells.indexOf(cell),
+          output: !!m.closest('.jp-Cell-outputArea')};
+})"""
+
+
 def open_and_run(page, base: str, token: str, path: str, timeout: float = 120.0) -> dict:
     """Open notebook ``path`` (relative to the server root), run all cells, wait until the
-    kernel is idle and every code cell has run. Returns the final state."""
-    page.goto(f"{base}/lab/tree/{path}?token={token}&reset")
+    kernel is idle and every code cell has run. Returns the final state. Maths typeset in
+    the page carries its TeX source (see RECORD_TEX)."""
+    page.goto(f"{base}/lab?token={token}&reset")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+    page.evaluate(RECORD_TEX)
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', "
+                  "{path, factory: 'Notebook'})", path)
     page.wait_for_function(
         "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
         "window.jupyterapp.shell.currentWidget.content && "
@@ -209,11 +265,25 @@ def _move_first_control(page, index: int) -> str:
     return "slider"
 
 
+def maths_that_is_not_maths(page) -> list:
+    """Each element JupyterLab typeset as maths whose TeX is money or prose (see
+    ``inferlab.lint.not_maths``: a %, two ordinary words, a price), as ``cell N: $tex$``."""
+    from inferlab.lint import not_maths
+    found = []
+    for maths in page.evaluate(TYPESET_MATHS):
+        recorded = maths["tex"] is not None  # else RECORD_TEX could not reach MathJax
+        tex = maths["tex"] if recorded else maths["text"]
+        if not_maths(tex, maths["after"]) or (not recorded and maths["letters"] >= 6):
+            where = "output of cell" if maths["output"] else "cell"
+            found.append(f"{where} {maths['cell']}: ${tex.strip()[:60]}$")
+    return found
+
+
 def check_notebook(browser, lab, path: str, screenshots: Path | None = None) -> None:
     """Run notebook ``path`` in the page and assert what a learner should see (see
     test_browser's docstring). ``lab`` is what ``jupyterlab()`` yields."""
-    base, token, _ = lab
-    notebook = json.loads((ROOT / path).read_text())
+    base, token, root = lab
+    notebook = json.loads((Path(root) / path).read_text())
     widget_cells = sum(".widget()" in _source(c) for c in notebook["cells"] if c["cell_type"] == "code")
     check_cells = sum(bool(CHECK_CALL.search(_source(c))) for c in notebook["cells"]
                       if c["cell_type"] == "code")
@@ -227,6 +297,10 @@ def check_notebook(browser, lab, path: str, screenshots: Path | None = None) -> 
         text = page.locator(".jp-NotebookPanel").inner_text()
         assert "Error displaying widget" not in text
         assert "Traceback" not in text
+
+        money = maths_that_is_not_maths(page)
+        assert not money, f"{path}: typeset as maths (money or prose; write a money dollar as " \
+                          f"\\\\$ in Markdown): {money}"
 
         explorers = page.evaluate(EXPLORERS)
         assert len(explorers) == widget_cells, \

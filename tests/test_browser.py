@@ -1,7 +1,9 @@
 """What a learner sees: every notebook run in JupyterLab in a real browser (Chromium).
 
 For each notebook in lessons/ and solutions/: run all cells, wait for the kernel, fail on
-any error output or page error; every explorer renders as a live widget after a static
+any error output or page error; nothing JupyterLab typesets as maths is money or prose
+(MathJax's TeX source of each typeset element is read back and judged by
+``inferlab.lint.not_maths``); every explorer renders as a live widget after a static
 figure, and moving one of its controls changes both its text and its figure; exercise
 feedback reads "correct" in the solutions and "not answered yet" in the lessons. A
 full-page screenshot of each notebook goes to test-artifacts/screenshots/.

@@ -19,6 +19,24 @@ LESSONS = [
     ("11", "11_capstone_price_sheet", "Capstone: a price sheet", "derive a provider's prices from first principles"),
 ]
 
+#: The words that carry each lesson's one idea (regular expressions, case ignored). Each must
+#: appear in the lesson's core Markdown (outside its "Going deeper" sections), so that moving
+#: the idea itself into optional material fails a test.
+KEY_TERMS = {
+    "00": (r"widget|explorer", r"exercise"),
+    "01": (r"bandwidth", r"weight", r"floor"),
+    "02": (r"arithmetic intensity", r"ridge", r"roofline", r"\\max|max\("),
+    "03": (r"measure", r"roofline", r"(your|this) (machine|computer)"),
+    "04": (r"bandwidth", r"capacity", r"HBM", r"DDR", r"speed-?ups?|generation"),
+    "05": (r"energy|joule", r"\bbytes?\b", r"FLOP", r"batch"),
+    "06": (r"knee", r"batch", r"sparsity", r"fast (tier|mode)"),
+    "07": (r"prefill", r"decode", r"compute-bound", r"memory-bound", r"output tokens?"),
+    "08": (r"KV cache", r"bytes per token", r"GQA|grouped", r"MLA|latent", r"200\s?k"),
+    "09": (r"interval", r"queue|wait", r"train"),
+    "10": (r"pipeline", r"latency", r"tensor parallel", r"capacity|bigger"),
+    "11": (r"price sheet", r"margin", r"utili[sz]ation", r"GPU-hour"),
+}
+
 #: (claim as the seed lecture states it, lesson that tests it)
 CLAIMS = [
     ("A decode step cannot beat the time to read the weights from memory (the latency floor).", "01"),

@@ -1,7 +1,26 @@
-"""Small display helpers: HTML tables for notebooks (plain text elsewhere)."""
+"""Small display helpers: HTML tables for notebooks (plain text elsewhere), and HTML that
+JupyterLab shows as text, not maths.
+
+JupyterLab runs MathJax over HTML outputs too: the text between two dollars ("at $4.29 per
+GPU-hour, 50% utilised, $1.10") is typeset as italic maths, and the ``%`` starts a TeX
+comment that hides the rest. Checked in JupyterLab 4.6 in Chromium: ``\\$`` in the HTML shows
+a plain dollar (MathJax's processEscapes); ``&#36;`` does not help (MathJax reads the text
+after the entity is decoded), nor does a ``tex2jax_ignore`` class. Every HTML the library
+hands to a notebook's display goes through ``no_maths``. (ipywidgets' ``HTML`` widget is not
+typeset: the live explorers' summaries keep plain dollars.)
+"""
 from __future__ import annotations
 
 import html
+import re
+
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def no_maths(markup: str) -> str:
+    """``markup`` with every dollar written ``\\$``, so JupyterLab shows it as a dollar, not as
+    the start of maths. Dollars already written ``\\$`` are kept (the function is idempotent)."""
+    return _DOLLAR.sub(r"\\$", markup)
 
 
 class Table:
@@ -23,7 +42,8 @@ class Table:
         body = "".join("<tr>" + "".join(f"<td>{html.escape(self._cell(r.get(c, '')))}</td>"
                                          for c in self.columns) + "</tr>" for r in self.rows)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return f'<table class="inferlab-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        return no_maths(f'<table class="inferlab-table">{caption}<thead><tr>{head}</tr></thead>'
+                        f'<tbody>{body}</tbody></table>')
 
     def __repr__(self) -> str:
         widths = [max(len(str(c)), *(len(self._cell(r.get(c, ""))) for r in self.rows))

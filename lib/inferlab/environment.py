@@ -30,7 +30,9 @@ WHEELHOUSE = "wheelhouse"
 # What each extra must import for the command to work (checked when an install fails).
 IMPORTS = {"": ["numpy", "matplotlib", "ipywidgets", "inferlab"],
            "lab": ["jupyterlab", "ipykernel"],
-           "test": ["pytest", "nbval", "xdist"]}
+           "test": ["pytest", "nbval", "xdist"],
+           "site": ["jupyter_book", "mathjax"],
+           "grade": ["nbgrader"]}
 
 
 def _toml(text: str) -> dict:

@@ -21,6 +21,7 @@ when a control first moves (that first redraw takes a few hundred ms, later ones
 from __future__ import annotations
 
 import io
+import math
 import time
 
 import numpy as np
@@ -30,6 +31,7 @@ import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .display import no_maths
 from .plotting import use_style
 
 
@@ -43,6 +45,10 @@ class Explorer:
 
     figsize = (8.0, 3.6)
     dpi = 80
+    #: What the lesson's "Things to try" suggests, as ``(text, settings)`` pairs: ``text`` is the
+    #: bullet the lesson shows, ``settings`` maps control names (keys of ``controls()``) to the
+    #: values that do it. A test sets each on the live widget (see ``apply_settings``).
+    things_to_try = ()
 
     def __init__(self, **defaults):
         self.defaults = defaults
@@ -119,6 +125,33 @@ class Explorer:
         self._widget = panel
         return panel
 
+    def apply_settings(self, settings: dict) -> dict:
+        """Set the live controls to ``settings`` (control name -> value), one after another as
+        a learner would, building the widget first if needed. Returns what did not stick,
+        ``{name: why}``: a slider clamps a value outside its range silently and its handle
+        moves only in steps; a menu must offer the value; an unknown name is no control."""
+        from traitlets import TraitError
+        if self._widget is None:
+            self.widget()
+        missed = {}
+        for name, wanted in settings.items():
+            control = self._controls.get(name)
+            if control is None:
+                missed[name] = f"no control called {name!r}; the controls are {sorted(self._controls)}"
+                continue
+            why = _unreachable(control, wanted)
+            if why is None:
+                try:
+                    control.value = wanted
+                except TraitError as error:
+                    why = f"{wanted!r} refused: {error}"
+                else:
+                    if not _same(control.value, wanted):
+                        why = f"set {wanted!r}, the control shows {control.value!r}"
+            if why is not None:
+                missed[name] = why
+        return missed
+
     def invalidate(self) -> None:
         """Ask the next redraw to render the whole figure (limits or labels changed)."""
         self._background = None
@@ -167,6 +200,61 @@ class Explorer:
         self.redraw_seconds.append(time.perf_counter() - start)
 
 
+def _same(got, wanted) -> bool:
+    if isinstance(wanted, float) or isinstance(got, float):
+        try:
+            return math.isclose(float(got), float(wanted), rel_tol=1e-9, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+    return got == wanted
+
+
+def _unreachable(control, value):
+    """Why ``control`` as built cannot show ``value`` (None when it can): not among a menu's
+    options, outside a slider's range, or between its steps."""
+    options = getattr(control, "options", None)
+    if options is not None:
+        values = [o[1] if isinstance(o, tuple) else o for o in options]
+        return None if any(_same(v, value) for v in values) else \
+            f"{value!r} is not among the options {values}"
+    low, high, step = (getattr(control, k, None) for k in ("min", "max", "step"))
+    if low is None or high is None or isinstance(value, (str, bool)):
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return f"{value!r} is not a number"
+    if type(control).__name__ == "FloatLogSlider":
+        if value <= 0:
+            return f"{value!r} is not positive (logarithmic slider)"
+        position = math.log(value, control.base)  # the slider moves in exponents
+    else:
+        position = value
+    if not low - 1e-9 * max(1.0, abs(low)) <= position <= high + 1e-9 * max(1.0, abs(high)):
+        return f"{value!r} is outside the slider's range"
+    if step:
+        steps = (position - low) / step
+        if abs(steps - round(steps)) > 1e-6:
+            grid = f"exponents of {control.base}: " if type(control).__name__ == "FloatLogSlider" else ""
+            return f"{value!r} lies between the slider's steps ({grid}min {low}, step {step})"
+    return None
+
+
+def explorer_classes() -> list:
+    """Every explorer class in ``inferlab.explorers`` (one module per lesson), in module order."""
+    import importlib
+    import inspect
+    import pkgutil
+    from . import explorers as package
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Explorer) and cls is not Explorer and cls.__module__ == module.__name__:
+                found.append(cls)
+    return found
+
+
 def render_png(fig) -> bytes:
     """The figure as PNG bytes, drawn by Agg and compressed lightly (fast, a little larger)."""
     fig.canvas.draw()
@@ -200,7 +288,7 @@ def _display_html(text: str) -> None:
         from IPython import get_ipython
         from IPython.display import HTML, display
         if get_ipython() is not None:
-            display(HTML(text))
+            display(HTML(no_maths(text)))
             return
     except ImportError:  # pragma: no cover
         pass
