@@ -184,15 +184,15 @@ class KVMapExplorer(Explorer):
 
     figsize = (10.0, 4.0)
     things_to_try = (
-        ("An fp8 cache: the wall moves right 2x.",
+        ("An fp8 cache: the wall moves 2x.",
          {"model": "llama-3.1-70b", "hardware": "H100-SXM", "chips": 8, "weights": "bf16", "kv_cache": "fp8"}),
-        ("deepseek-v3 on 8 H200s in fp8: a tiny cache.",
+        ("deepseek-v3, 8 H200s, fp8: a tiny cache.",
          {"model": "deepseek-v3", "hardware": "H200", "chips": 8, "weights": "fp8", "kv_cache": "bf16"}),
-        ("llama-3.1-405b at 1M tokens: the fewest H100s that hold it.",
+        ("llama-3.1-405b at 1M tokens: the fewest H100s?",
          {"model": "llama-3.1-405b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
           "context": 1_048_576, "batch": 1,
           "chips": _fewest_chips("llama-3.1-405b", "H100-SXM", 1_048_576)}),
-        ("64 chips: the all-reduces do not shrink.",
+        ("64 chips: the all-reduces stay.",
          {"model": "llama-3.1-70b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
           "context": 200_000, "batch": 6, "chips": 64}),
     )

@@ -155,12 +155,12 @@ class PipelineExplorer(Explorer):
     _base = {"model": "llama-3.1-70b", "hardware": "H100-SXM", "precision": "bf16", "link": "NVLink 4",
              "stages": 4, "tensor_parallel": 1, "micro_batches": 1, "micro_batch": 8}
     things_to_try = (
-        ("4 stages, 4 micro-batches: four times the tokens per second, the same latency.",
+        ("4 micro-batches: 4x the tokens, the same latency.",
          {**_base, "micro_batches": 4}),
-        ("8 micro-batches on 4 stages: what happens to the latency?", {**_base, "micro_batches": 8}),
-        ("llama-3.1-405b on 2 stages × TP 8 over PCIe Gen4.",
+        ("8 micro-batches on 4 stages: the latency?", {**_base, "micro_batches": 8}),
+        ("llama-3.1-405b, 2 stages × TP 8, PCIe Gen4.",
          {**_base, "model": "llama-3.1-405b", "stages": 2, "tensor_parallel": 8, "link": "PCIe Gen4"}),
-        ("deepseek-v3 in fp8 with 128 sequences per micro-batch: how many chips hold it?",
+        ("deepseek-v3 in fp8, 128 per micro-batch: how many chips?",
          {**_base, "model": "deepseek-v3", "precision": "fp8", "micro_batch": 128}),
     )
     rounds = 2

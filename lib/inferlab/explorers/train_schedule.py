@@ -184,13 +184,13 @@ class TrainScheduleExplorer(Explorer):
     # the rate slider moves in steps of 10 ** 0.05: 10 ** 3.4 = 2,512 requests/s (load 0.79)
     _base = {"rate": 10 ** 3.4, "interval_ms": 20, "capacity": 64, "mean_burst": 1, "answer_tokens": 1}
     things_to_try = (
-        ("Shrink the seats from 64 to 16: overload.",
+        ("16 seats: overload.",
          {**_base, "capacity": 16}),
-        ("At load 0.8, bursts of 8: the p99 grows.",
+        ("Bursts of 8: the p99 grows.",
          {**_base, "mean_burst": 8}),
-        ("Halve the interval: half the wait, a higher cost per token.",
+        ("Half the interval: half the wait, dearer tokens.",
          {**_base, "interval_ms": 10}),
-        ("300-token answers at the same load: the p99 grows.",
+        ("300-token answers: the p99 grows.",
          {**_base, "rate": 10 ** 0.9, "answer_tokens": 300}),
     )
     count = 30_000
