@@ -1,5 +1,6 @@
 """Batching: cost per token against batch, the knee, MoE knees and fast tiers."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -84,15 +85,17 @@ def test_cost_per_token_never_rises_with_batch_while_memory_bound(model, chip):
 
 
 def test_batch_sweep_throughput_utilisation_and_price_by_hand():
-    model, chip = il.get_model("llama-3.1-8b"), il.get_hardware("H100-SXM")
-    curves = batch_sweep(model, chip, np.array([1, 64]), 1024)
-    step = il.decode_step(model, chip, 64, 1024)
-    assert curves.step_seconds[1] == pytest.approx(step.seconds)
-    assert curves.tokens_per_second[1] == pytest.approx(64 / step.seconds)
-    assert curves.utilisation[1] == pytest.approx(64 * 2 * model.matmul_params / step.seconds / 989e12,
-                                                  rel=0.05)  # attention FLOPs are a few % more
-    # $2 per GPU-hour: dollars per second x seconds per token x 1e6
-    assert curves.usd_per_million_tokens(2.0)[1] == pytest.approx(2.0 / 3600 * step.seconds / 64 * 1e6)
+    # llama-3.1-8b (config.json) on an H100 SXM (3.35 TB/s, 989 TFLOP/s), batch 64, context 1024:
+    # bytes = (7,504,658,432 weights + 64 embedding rows x 4096) x 2 + 64 x 1025 x 131,072 KV
+    #       = 23,608,164,352 -> 7.04721 ms; FLOPs = 64 x (2 x 7,504,658,432 + 1024 x 524,288)
+    #       = 994,956,017,664 -> 1.00602 ms. Memory-bound: the step takes 7.04721 ms.
+    step_seconds = 23_608_164_352 / 3.35e12
+    curves = batch_sweep("llama-3.1-8b", "H100-SXM", np.array([1, 64]), 1024)
+    assert curves.step_seconds[1] == pytest.approx(step_seconds)
+    assert curves.tokens_per_second[1] == pytest.approx(64 / step_seconds)            # 9,082 tokens/s
+    assert curves.utilisation[1] == pytest.approx(994_956_017_664 / 989e12 / step_seconds)  # 14.3 %
+    # $2 per GPU-hour: $2 / 3600 s x 7.04721 ms / 64 tokens x 1e6 = $0.0612 per million tokens
+    assert curves.usd_per_million_tokens(2.0)[1] == pytest.approx(0.061173, rel=1e-4)
     assert np.all(curves.utilisation <= 1)
 
 
@@ -171,27 +174,27 @@ def test_measured_steps_make_a_fast_tier_curve():
     assert np.all(np.diff(tier.price_multiple[np.argsort(tier.batch)]) < 0)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: knee_batch("H100-SXM", weight_bytes=0),
-    lambda: knee_batch(il.Hardware(name="no-flops", memory_bytes=1e9, memory_bandwidth=1e11)),
-    lambda: knee_batch("no-such-chip"),
-    lambda: moe_knee_batch("H100-SXM", 8, 16),
-    lambda: moe_knee_batch("H100-SXM", 0, 1),
-    lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 0, 128),
-    lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 2.5, 128),
-    lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 8, 128).usd_per_million_tokens(-1),
-    lambda: decode_knee("llama-3.1-8b", "H100-SXM", context=-5),
-    lambda: moe_layer_step(16, "H100-SXM", experts=4, top_k=8, d_model=8, expert_ffn=8),
-    lambda: fast_tier_from_steps([1, 2], [0.1, 0.2], 4),
-    lambda: fast_tier_from_steps([1, 2], [0.1], 2),
-    lambda: price_multiple_for_speedup(3.0, 0.5),
-    lambda: price_multiple_for_speedup(0.5, 0.5),
-    lambda: price_multiple_for_speedup(2.0, 1.0),
-    lambda: batch_share_for_tier(1.0, 6),
-    lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", 0),
+@pytest.mark.parametrize("call, argument", [
+    (lambda: knee_batch("H100-SXM", weight_bytes=0), 'weight_bytes'),
+    (lambda: knee_batch(il.Hardware(name="no-flops", memory_bytes=1e9, memory_bandwidth=1e11)), 'no-flops'),
+    (lambda: knee_batch("no-such-chip"), 'no-such-chip'),
+    (lambda: moe_knee_batch("H100-SXM", 8, 16), 'top_k'),
+    (lambda: moe_knee_batch("H100-SXM", 0, 1), 'experts'),
+    (lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 0, 128), 'batch'),
+    (lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 2.5, 128), 'batch'),
+    (lambda: batch_sweep("llama-3.1-8b", "H100-SXM", 8, 128).usd_per_million_tokens(-1), 'usd_per_gpu_hour'),
+    (lambda: decode_knee("llama-3.1-8b", "H100-SXM", context=-5), 'context'),
+    (lambda: moe_layer_step(16, "H100-SXM", experts=4, top_k=8, d_model=8, expert_ffn=8), 'top_k'),
+    (lambda: fast_tier_from_steps([1, 2], [0.1, 0.2], 4), 'standard_batch'),
+    (lambda: fast_tier_from_steps([1, 2], [0.1], 2), 'step_seconds'),
+    (lambda: price_multiple_for_speedup(3.0, 0.5), 'speedup'),
+    (lambda: price_multiple_for_speedup(0.5, 0.5), 'speedup'),
+    (lambda: price_multiple_for_speedup(2.0, 1.0), 'batch_share'),
+    (lambda: batch_share_for_tier(1.0, 6), 'speedup'),
+    (lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", 0), 'context'),
 ])
-def test_bad_input_is_a_value_error(call):
-    with pytest.raises(ValueError):
+def test_bad_input_is_a_value_error(call, argument):
+    with pytest.raises(ValueError, match=re.escape(argument)):
         call()
 
 

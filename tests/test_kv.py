@@ -1,5 +1,6 @@
 """The KV cache: bytes per token by attention type, capacity, crossovers, allocation."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -160,20 +161,21 @@ def test_published_long_context_steps_are_found():
 
 
 # --- bad input ----------------------------------------------------------------------------
-@pytest.mark.parametrize("call", [
-    lambda: kv.kv_cache_bytes("llama-3.1-8b", 0),
-    lambda: kv.kv_cache_bytes("llama-3.1-8b", 100, kv_bytes=-1),
-    lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", -5),
-    lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", 100, chips=1.5),
-    lambda: kv.free_memory_bytes("llama-3.1-8b", "H100-SXM", memory_fraction=1.2),
-    lambda: kv.kv_weight_crossover_context("llama-3.1-8b", 0),
-    lambda: kv.balance_context("llama-3.1-8b", Hardware(name="no-flops", memory_bytes=1e9, memory_bandwidth=1e11), 64),
-    lambda: kv.capped_decode("llama-3.1-8b", "H100-SXM", 1024, 8, usd_per_gpu_hour=0),
-    lambda: kv.paged_tokens(100, block_tokens=0),
-    lambda: kv.wasted_fraction(200, 100),
-    lambda: kv.kv_cache_bytes("no-such-model", 100),
-    lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", "long"),
+@pytest.mark.parametrize("call, argument", [
+    (lambda: kv.kv_cache_bytes("llama-3.1-8b", 0), 'context'),
+    (lambda: kv.kv_cache_bytes("llama-3.1-8b", 100, kv_bytes=-1), 'kv_bytes'),
+    (lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", -5), 'context'),
+    (lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", 100, chips=1.5), 'chips'),
+    (lambda: kv.free_memory_bytes("llama-3.1-8b", "H100-SXM", memory_fraction=1.2), 'memory_fraction'),
+    (lambda: kv.kv_weight_crossover_context("llama-3.1-8b", 0), 'batch'),
+    (lambda: kv.balance_context("llama-3.1-8b", Hardware(name="no-flops", memory_bytes=1e9, memory_bandwidth=1e11), 64),
+     'no-flops'),
+    (lambda: kv.capped_decode("llama-3.1-8b", "H100-SXM", 1024, 8, usd_per_gpu_hour=0), 'usd_per_gpu_hour'),
+    (lambda: kv.paged_tokens(100, block_tokens=0), 'block_tokens'),
+    (lambda: kv.wasted_fraction(200, 100), 'reserved'),
+    (lambda: kv.kv_cache_bytes("no-such-model", 100), 'no-such-model'),
+    (lambda: kv.max_batch("llama-3.1-8b", "H100-SXM", "long"), 'context'),
 ])
-def test_bad_input_raises_value_error(call):
-    with pytest.raises(ValueError):
+def test_bad_input_raises_value_error(call, argument):
+    with pytest.raises(ValueError, match=re.escape(argument)):
         call()

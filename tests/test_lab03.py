@@ -179,6 +179,36 @@ def test_things_to_try_are_reachable(cls):
         assert "Cannot draw" not in explorer._summary.value
 
 
+@pytest.mark.parametrize("cls", [FloorExplorer, RooflineExplorer])
+def test_things_to_try_work_in_order_on_one_explorer(cls):
+    # A learner works down the list in one explorer: what an earlier line set (fp8, a short
+    # context) must not break a later one or change its verdict.
+    import re
+    explorer = cls()
+    explorer.widget()
+    for text, settings in cls.things_to_try:
+        for name, value in settings.items():
+            explorer._controls[name].value = value
+        assert "Cannot draw" not in explorer._summary.value, (text, explorer._summary.value)
+        fresh = cls()
+        fresh.widget()
+        for name, value in settings.items():
+            fresh._controls[name].value = value
+        verdict = re.compile(r"(?:memory|compute)-bound|Fits on one chip|Needs \d+ chips|Warning")
+        assert verdict.findall(fresh._summary.value) == verdict.findall(explorer._summary.value), text
+
+
+def test_latent_attention_thing_to_try_binds_on_compute_at_4096_and_memory_at_128():
+    # 4,096 cached tokens: 278,528 FLOP per token over 1,152 bytes, plus 128 x (576 + 512) x 2
+    # bytes of query and output: about 228 FLOP/byte > 206 (H200). At 128 tokens the query and
+    # output bytes dominate: 128 x 278,528 / (129 x 1,152 + 278,528), about 83 FLOP/byte.
+    assert operation_cost("H200", "decode attention", "bf16", 1, model="deepseek-v3",
+                          length=4096)["bound"] == "compute"
+    short = operation_cost("H200", "decode attention", "bf16", 1, model="deepseek-v3", length=128)
+    assert short["intensity"] == pytest.approx(128 * 278_528 / (129 * 1152 + 278_528))
+    assert short["bound"] == "memory"
+
+
 def test_roofline_explorer_models_latent_attention_in_decode():
     # per layer and cached token: 278,528 FLOP over 1,152 bytes; plus the new latent and the
     # latent-space query (128 x 576) and output (128 x 512), 2 bytes each, per sequence

@@ -1,5 +1,6 @@
 """The lab's measuring code (inferlab.measure) and the roofline fit (inferlab.roofline_fit)."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -142,45 +143,51 @@ def test_knee_rows_solves_for_the_ridge():
     assert knee_rows(1e6, 64, 64, 2) == math.inf  # a ridge the shape can never reach
 
 
-@pytest.mark.parametrize("call", [
-    lambda: fit_roofline([1.0, 2.0], [1.0, 2.0], [1.0]),
-    lambda: fit_roofline([1.0], [1.0], [1.0]),
-    lambda: fit_roofline([1.0, -2.0], [1.0, 2.0], [1.0, 1.0]),
-    lambda: fit_roofline([1.0, 2.0], [1.0, 2.0], [0.0, 1.0]),
-    lambda: fit_sweep({"flops": [1, 2]}),
-    lambda: RooflineFit(peak_flops=0, bandwidth=1e9),
-    lambda: knee_rows(-1, 10, 10),
-    lambda: measure.measure_bandwidth(0, **TINY),
-    lambda: measure.measure_bandwidth(100, **TINY),
-    lambda: measure.measure_bandwidth(1 << 16, repeats=0, **TINY),
-    lambda: measure.measure_bandwidth(1 << 16, threads=1.5, **TINY),
-    lambda: measure.gemm_sweep([0, 4], k=8, n=8, **TINY),
-    lambda: measure.gemm_sweep([1], k=-8, n=8, **TINY),
-    lambda: measure.gemm_sweep([1.5], k=8, n=8, **TINY),
-    lambda: measure.median_seconds(lambda: None, repeats=0),
-    lambda: measure.median_seconds("not a function"),
-    lambda: measure.time_decode_step("big", **TINY),
-    lambda: measure.DecodeStack(layers=0),
-    lambda: measure.DecodeStack().step_bytes(0),
-    lambda: measure.DecodeStack().step_flops(1.5),
-    lambda: measure.quick_mode("yes"),
-    lambda: measure.Progress(0),
-    lambda: measure.Progress(3, mode="fancy"),
+@pytest.mark.parametrize("call, argument", [
+    (lambda: fit_roofline([1.0, 2.0], [1.0, 2.0], [1.0]), 'seconds'),
+    (lambda: fit_roofline([1.0], [1.0], [1.0]), 'at least 2'),
+    (lambda: fit_roofline([1.0, -2.0], [1.0, 2.0], [1.0, 1.0]), 'flops'),
+    (lambda: fit_roofline([1.0, 2.0], [1.0, 2.0], [0.0, 1.0]), 'seconds'),
+    (lambda: fit_sweep({"flops": [1, 2]}), 'bytes, seconds'),
+    (lambda: RooflineFit(peak_flops=0, bandwidth=1e9), 'peak_flops'),
+    (lambda: knee_rows(-1, 10, 10), 'ridge'),
+    (lambda: measure.measure_bandwidth(0, **TINY), 'array_bytes'),
+    (lambda: measure.measure_bandwidth(100, **TINY), 'array_bytes'),
+    (lambda: measure.measure_bandwidth(1 << 16, repeats=0, **TINY), 'repeats'),
+    (lambda: measure.measure_bandwidth(1 << 16, threads=1.5, **TINY), 'threads'),
+    (lambda: measure.gemm_sweep([0, 4], k=8, n=8, **TINY), 'm_values'),
+    (lambda: measure.gemm_sweep([1], k=-8, n=8, **TINY), 'k must'),
+    (lambda: measure.gemm_sweep([1.5], k=8, n=8, **TINY), 'm_values'),
+    (lambda: measure.median_seconds(lambda: None, repeats=0), 'repeats'),
+    (lambda: measure.median_seconds("not a function"), 'function'),
+    (lambda: measure.time_decode_step("big", **TINY), 'stack'),
+    (lambda: measure.DecodeStack(layers=0), 'layers'),
+    (lambda: measure.DecodeStack().step_bytes(0), 'batch'),
+    (lambda: measure.DecodeStack().step_flops(1.5), 'batch'),
+    (lambda: measure.quick_mode("yes"), 'quick'),
+    (lambda: measure.Progress(0), 'total'),
+    (lambda: measure.Progress(3, mode="fancy"), 'mode'),
 ])
-def test_bad_input_is_a_value_error(call):
-    with pytest.raises(ValueError):
+def test_bad_input_is_a_value_error(call, argument):
+    with pytest.raises(ValueError, match=re.escape(argument)):
         call()
 
 
 # --- the lesson's relation exercises --------------------------------------------------
 def test_relation_exercises_grade_the_learners_own_numbers():
     stack = measure.DecodeStack(layers=1, d_model=64, d_ff=128, vocab=100)
+    # Worked by hand. Knee: 2 M K N = ridge x 4 bytes x (M K + K N + M N) solved for M.
+    # Stack bytes at batch 1, float32: sum over the products (K, N) of (K + K N + N) x 4 bytes,
+    # with (64, 192), (64, 64), (64, 256), (128, 64) for the layer and (64, 100) for the head:
+    # (12,544 + 4,224 + 16,704 + 8,384 + 6,564) x 4 = 193,680 bytes. The H100's measured read
+    # bandwidth is the median of its two runs in data/reference (3024.42 and 3043.69 GB/s).
     cases = {
         "03.ridge": (300.0, dict(peak=9e11, bandwidth=3e9)),
-        "03.knee": (knee_rows(20.0, 8192, 8192, 4), dict(ridge=20.0, k=8192, n=8192)),
-        "03.predicted-step": (stack.step_bytes(1) / 2e10, dict(stack=stack, bandwidth=2e10)),
+        "03.knee": (20 * 4 * 8192 * 8192 / (2 * 8192 * 8192 - 20 * 4 * (8192 + 8192)),   # 40.39
+                    dict(ridge=20.0, k=8192, n=8192)),
+        "03.predicted-step": (193_680 / 2e10, dict(stack=stack, bandwidth=2e10)),
         "03.fraction-explained": (0.5, dict(predicted=0.01, measured=0.02)),
-        "03.h100-ratio": (reference.measured_bandwidth("h100") / 2e10, dict(bandwidth=2e10)),
+        "03.h100-ratio": ((3024.4203037771063 + 3043.6930276036583) / 2 * 1e9 / 2e10, dict(bandwidth=2e10)),
     }
     assert set(cases) == {e.qid for e in exercises.exercises_for("03")}
     for qid, (answer, inputs) in cases.items():

@@ -1,4 +1,7 @@
 """The memory catalogue (data/memory.csv) and the lesson-04 functions built on it."""
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 
@@ -36,7 +39,7 @@ def test_bandwidth_is_pin_rate_times_width_where_both_are_given():
 
 def test_catalogue_is_frozen_and_filters_by_kind():
     tech = mem.get_memory("HBM3")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         tech.bandwidth = 1.0
     assert set(mem.list_memory("link")) == {"PCIe Gen4 x16", "PCIe Gen5 x16",
                                              "NVLink 4 (per GPU)", "NVLink 5 (per GPU)"}
@@ -139,26 +142,26 @@ def test_generation_table_rows():
     assert table.rows[2]["FLOP/s x"] == table.rows[1]["FLOP/s x"]  # H200 = H100 compute
 
 
-@pytest.mark.parametrize("call", [
-    lambda: mem.get_memory("DDR9"),
-    lambda: mem.get_memory(3),
-    lambda: mem.list_memory("disk"),
-    lambda: mem.memory_system("PCIe Gen5 x16", 1),
-    lambda: mem.memory_system("DDR5", 0),
-    lambda: mem.memory_system("DDR5", 2.5),
-    lambda: mem.memory_system("DDR5", 8, capacity_bytes=-1),
-    lambda: mem.MemoryTech("x", "cache", "x", "x", 1.0),
-    lambda: mem.MemoryTech("x", "memory", "x", "x", -1.0),
-    lambda: bw.offload_step_seconds(16e9, 1.5, 3e12, 52e9),
-    lambda: bw.offload_step_seconds(16e9, -0.1, 3e12, 52e9),
-    lambda: bw.offload_step_seconds(16e9, 0.5, 0, 52e9),
-    lambda: bw.offload_step_seconds("16 GB", 0.5, 3e12, 52e9),
-    lambda: bw.offload_fraction_for_slowdown(0.5, 3e12, 52e9),
-    lambda: bw.batch_that_fits("llama-3.1-8b", 80e9, 0),
-    lambda: bw.batch_that_fits("llama-3.1-8b", -1, 1024),
-    lambda: bw.largest_model_that_fits(np.array([1e9, 2e9])),
-    lambda: bw.largest_model_that_fits(0),
+@pytest.mark.parametrize("call, argument", [
+    (lambda: mem.get_memory("DDR9"), 'DDR9'),
+    (lambda: mem.get_memory(3), 'name must be a string'),
+    (lambda: mem.list_memory("disk"), 'kind'),
+    (lambda: mem.memory_system("PCIe Gen5 x16", 1), 'link, not a memory'),
+    (lambda: mem.memory_system("DDR5", 0), 'count'),
+    (lambda: mem.memory_system("DDR5", 2.5), 'count'),
+    (lambda: mem.memory_system("DDR5", 8, capacity_bytes=-1), 'capacity_bytes'),
+    (lambda: mem.MemoryTech("x", "cache", "x", "x", 1.0), 'kind'),
+    (lambda: mem.MemoryTech("x", "memory", "x", "x", -1.0), 'bandwidth'),
+    (lambda: bw.offload_step_seconds(16e9, 1.5, 3e12, 52e9), 'offload_fraction'),
+    (lambda: bw.offload_step_seconds(16e9, -0.1, 3e12, 52e9), 'offload_fraction'),
+    (lambda: bw.offload_step_seconds(16e9, 0.5, 0, 52e9), 'device_bandwidth'),
+    (lambda: bw.offload_step_seconds("16 GB", 0.5, 3e12, 52e9), 'weight_bytes'),
+    (lambda: bw.offload_fraction_for_slowdown(0.5, 3e12, 52e9), 'slowdown'),
+    (lambda: bw.batch_that_fits("llama-3.1-8b", 80e9, 0), 'context'),
+    (lambda: bw.batch_that_fits("llama-3.1-8b", -1, 1024), 'capacity_bytes'),
+    (lambda: bw.largest_model_that_fits(np.array([1e9, 2e9])), 'capacity_bytes'),
+    (lambda: bw.largest_model_that_fits(0), 'capacity_bytes'),
 ])
-def test_bad_input_raises_value_error(call):
-    with pytest.raises(ValueError):
+def test_bad_input_raises_value_error(call, argument):
+    with pytest.raises(ValueError, match=re.escape(argument)):
         call()

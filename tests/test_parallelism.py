@@ -1,5 +1,6 @@
 """Pipeline, tensor and expert parallelism: hand-computed cases, invariants, bad input."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -188,22 +189,22 @@ def test_expert_counts():
 
 
 # --- bad input ----------------------------------------------------------------------------
-@pytest.mark.parametrize("call", [
-    lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, stages=0),
-    lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, stages=81),
-    lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, tensor_parallel=2.5),
-    lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 0, 1024),
-    lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, micro_batches=-1),
-    lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, link="HBM3"),
-    lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, link="NVLink 5", tensor_parallel=2),
-    lambda: par.all_reduce_seconds(-1, 2),
-    lambda: par.all_reduce_seconds(1e6, 2, 100e9),          # a bare bandwidth has no latency
-    lambda: par.chips_to_serve("llama-3.1-70b", "H100-SXM", memory_fraction=1.5),
-    lambda: par.chips_to_serve("llama-3.1-70b", "H100-SXM", kv_budget_bytes=-1),
-    lambda: par.pipeline_timeline([1.0, -2.0]),
-    lambda: par.tokens_per_expert("llama-3.1-70b", 64),
-    lambda: par.link_bandwidth("not a link"),
+@pytest.mark.parametrize("call, argument", [
+    (lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, stages=0), 'stages'),
+    (lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, stages=81), 'stages'),
+    (lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, tensor_parallel=2.5), 'tensor_parallel'),
+    (lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 0, 1024), 'micro_batch'),
+    (lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, micro_batches=-1), 'micro_batches'),
+    (lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, link="HBM3"), 'link'),
+    (lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 1, 1024, link="NVLink 5", tensor_parallel=2), 'NVLink 5'),
+    (lambda: par.all_reduce_seconds(-1, 2), 'message_bytes'),
+    (lambda: par.all_reduce_seconds(1e6, 2, 100e9), 'latency'),          # a bare bandwidth has no latency
+    (lambda: par.chips_to_serve("llama-3.1-70b", "H100-SXM", memory_fraction=1.5), 'memory_fraction'),
+    (lambda: par.chips_to_serve("llama-3.1-70b", "H100-SXM", kv_budget_bytes=-1), 'kv_budget_bytes'),
+    (lambda: par.pipeline_timeline([1.0, -2.0]), 'stage_seconds'),
+    (lambda: par.tokens_per_expert("llama-3.1-70b", 64), 'dense'),
+    (lambda: par.link_bandwidth("not a link"), 'not a link'),
 ])
-def test_bad_input_raises_value_error(call):
-    with pytest.raises(ValueError):
+def test_bad_input_raises_value_error(call, argument):
+    with pytest.raises(ValueError, match=re.escape(argument)):
         call()

@@ -8,23 +8,26 @@ from inferlab.roofline import matmul_bytes, matmul_flops
 MODEL, CHIP = "llama-3.1-8b", "H100-SXM"
 
 
+# Worked by hand from llama-3.1-8b's config.json (32 layers, d 4096, 32 heads, 8 KV heads,
+# head_dim 128, ffn 14336, vocab 128256) and the H100 SXM datasheet (3.35 TB/s, 989 TFLOP/s):
+# weights multiplied per token = 32 x (4096 x 4096 x 2 + 2 x 4096 x 8 x 128 + 3 x 4096 x 14336)
+#                              + 128256 x 4096 (output head) = 7,504,658,432
+# a batch-1 step also reads one 4096-wide embedding row: 7,504,662,528 weights, 15,009,325,056 bytes
+# KV bytes per token = 2 (K, V) x 32 layers x 8 heads x 128 x 2 bytes = 131,072
+# attention FLOPs per cached position = 4 x 32 layers x 32 heads x 128 = 524,288
 def test_batch_one_decode_is_memory_bound_and_reads_the_weights():
-    model, chip = il.get_model(MODEL), il.get_hardware(CHIP)
-    step = il.decode_step(model, chip, 1, 128)
+    step = il.decode_step(MODEL, CHIP, 1, 128)
     assert step.bound == "memory"
-    # weights minus the embedding table (looked up, not read whole), plus one row
-    weights = (model.total_params - model.embedding_params + model.d_model) * 2
-    assert step.weight_bytes == pytest.approx(weights)
-    assert step.kv_bytes == pytest.approx(129 * model.kv_bytes_per_token(2))
-    assert step.seconds == pytest.approx((weights + step.kv_bytes) / 3.35e12)
+    assert step.weight_bytes == 15_009_325_056
+    assert step.kv_bytes == 129 * 131_072                       # 128 read + 1 written
+    assert step.seconds == pytest.approx((15_009_325_056 + 16_908_288) / 3.35e12)   # 4.4854 ms
 
 
 def test_latency_floor_is_weight_bytes_over_bandwidth():
-    model = il.get_model(MODEL)
     floor = il.latency_floor(MODEL, CHIP)
-    assert floor == pytest.approx(il.weight_bytes_needed(model) / 3.35e12)
-    # the well-known rule of thumb (all 16.06 GB) is within 7 % of it
-    assert floor == pytest.approx(model.total_params * 2 / 3.35e12, rel=0.07)
+    assert floor == pytest.approx(15_009_325_056 / 3.35e12)    # 4.4804 ms
+    # the rule of thumb (all 8.03e9 parameters x 2 bytes, the embedding table too) is 7 % more
+    assert floor == pytest.approx(8.03e9 * 2 / 3.35e12, rel=0.07)
 
 
 def test_floor_scales_with_precision_and_chips():
@@ -46,10 +49,8 @@ def test_decode_is_compute_bound_at_large_batch_and_time_grows():
 
 
 def test_decode_flops_count_multiply_and_add():
-    model = il.get_model(MODEL)
-    step = il.decode_step(model, CHIP, 4, 1000)
-    expected = 4 * (2 * model.matmul_params + 1000 * 4 * model.layers * model.heads * model.head_dim)
-    assert step.flops == pytest.approx(expected)
+    # batch 4, context 1000: 4 x (2 x 7,504,658,432 + 1000 x 524,288) = 62,134,419,456
+    assert il.decode_step(MODEL, CHIP, 4, 1000).flops == 62_134_419_456
 
 
 def test_arrays_broadcast():
@@ -75,20 +76,24 @@ def test_fp8_compute_halves_compute_time():
 
 
 def test_moe_decode_reads_only_touched_experts():
-    model = il.get_model("mixtral-8x7b")
-    one = il.decode_step(model, CHIP, 1, 1)
-    many = il.decode_step(model, CHIP, 512, 1)
-    assert one.weight_bytes < 0.35 * model.total_params * 2
-    assert many.weight_bytes == pytest.approx((model.total_params - model.embedding_params
-                                               + 512 * model.d_model) * 2, rel=1e-6)
+    # mixtral-8x7b (config.json: 32 layers, d 4096, 32 heads, 8 KV heads, 8 experts of ffn 14336,
+    # top-2, vocab 32000). At batch 512 every expert is touched: per layer attention
+    # 4096 x 4096 x 2 + 2 x 4096 x 1024, router 4096 x 8, experts 8 x 3 x 4096 x 14336;
+    # plus the head 32000 x 4096 and 512 embedding rows, 2 bytes each:
+    per_layer = 4096 * 4096 * 2 + 2 * 4096 * 1024 + 4096 * 8 + 8 * 3 * 4096 * 14336
+    all_experts = (32 * per_layer + 32000 * 4096 + 512 * 4096) * 2          # 93,147,103,232
+    assert il.decode_step("mixtral-8x7b", CHIP, 512, 1).weight_bytes == pytest.approx(all_experts, rel=1e-4)
+    # at batch 1 only 2 of 8 experts: attention, router, head and 2 experts per layer
+    two_experts = (32 * (per_layer - 6 * 3 * 4096 * 14336) + 32000 * 4096 + 4096) * 2
+    assert il.decode_step("mixtral-8x7b", CHIP, 1, 1).weight_bytes == pytest.approx(two_experts, rel=1e-6)
 
 
-def test_prefill_attention_is_causal_and_quadratic():
-    model = il.get_model(MODEL)
-    step = il.prefill_step(model, CHIP, 1000)
-    attention = step.flops - 2 * (model.matmul_params - model.head_params) * 1000 - 2 * model.head_params
-    assert attention == pytest.approx(model.prefill_attention_flops_per_pair * 1000 * 1001 / 2)
-    assert il.prefill_step(model, CHIP, 1024).bound == "compute"
+def test_prefill_flops_by_hand():
+    # 1000 tokens: the matrix products without the output head, 2 x (7,504,658,432 - 128256 x 4096)
+    # x 1000; the head once for the sequence's last token, 2 x 525,336,576; and 524,288 x
+    # 1000 x 1001 / 2 causal query-key pairs: 14,222,100,529,152 FLOPs
+    assert il.prefill_step(MODEL, CHIP, 1000).flops == pytest.approx(14_222_100_529_152)
+    assert il.prefill_step(MODEL, CHIP, 1024).bound == "compute"
 
 
 def test_matmul_helpers():

@@ -75,7 +75,7 @@ def test_touching_pyproject_changes_no_hash_and_a_new_extra_changes_only_its_own
     before = environment.requirement_hashes(PYPROJECT, ["lab"])
     assert environment.requirement_hashes(PYPROJECT + "\n# a comment\n", ["lab"]) == before
     other = PYPROJECT.replace('[project.optional-dependencies]',
-                              '[project.optional-dependencies]\ngrade = ["nbgrader>=0.9"]')
+                              '[project.optional-dependencies]\nnew-extra = ["something>=1.0"]')
     assert environment.requirement_hashes(other, ["lab"]) == before
     changed = PYPROJECT.replace('lab = ["jupyterlab>=4.0"', 'lab = ["jupyterlab>=4.2"')
     assert changed != PYPROJECT

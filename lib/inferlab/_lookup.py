@@ -50,8 +50,8 @@ def find(name, table: dict, what: str):
     canonical = sorted({entry.name for entry in table.values()})
     by_key = {normalise(n): n for n in canonical}
     close = difflib.get_close_matches(key, list(by_key), n=4, cutoff=0.5)
-    close += [n for k, n in by_key.items() if key and key in k and n not in close]
-    suggestions = [by_key.get(c, c) for c in close][:4]
+    close += [k for k in by_key if key and key in k]
+    suggestions = list(dict.fromkeys(by_key[k] for k in close))[:4]  # each name once
     hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
     raise UnknownNameError(
         f"unknown {what} {name!r}.{hint} Known names: {', '.join(canonical)}."

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import reference
-from ._validate import positive
+from ._validate import positive, same_shape
 from .kv import batch_that_fits  # noqa: F401  (one home for KV capacity; re-exported for lesson 04)
 from .display import Table
 from .hardware import get_hardware
@@ -30,6 +30,7 @@ def offload_step_seconds(weight_bytes, offload_fraction, device_bandwidth, link_
     The two reads are taken one after the other (a layer cannot start before its weights
     arrive; overlapping them can at best hide the shorter one). Bandwidths in bytes/s.
     """
+    same_shape(**locals())
     weight_bytes = positive(weight_bytes, "weight_bytes")
     fraction = _fraction(offload_fraction, "offload_fraction")
     device_bandwidth = positive(device_bandwidth, "device_bandwidth")
@@ -43,6 +44,7 @@ def offload_fraction_for_slowdown(slowdown, device_bandwidth, link_bandwidth):
 
     Capped at 1 (a link as fast as the memory costs nothing). ``slowdown`` >= 1.
     """
+    same_shape(**locals())
     slowdown = positive(slowdown, "slowdown")
     if np.any(np.asarray(slowdown) < 1):
         raise ValueError(f"slowdown must be at least 1 (a step cannot get faster), got {slowdown!r}")
@@ -143,6 +145,8 @@ def tokens_per_second_at_full_memory(model, hardware, context, *, weight_bytes=2
     (context x KV bytes per token): bandwidth buys throughput only with room for a batch.
     0 where the weights leave no room for one sequence.
     """
+    positive(weight_bytes, "weight_bytes", scalar=True)
+    positive(kv_bytes, "kv_bytes", scalar=True)
     chip = get_hardware(hardware)
     batch = np.asarray(batch_that_fits(model, chip.memory_bytes, context,
                                        weight_bytes=weight_bytes, kv_bytes=kv_bytes))

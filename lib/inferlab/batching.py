@@ -26,7 +26,7 @@ from . import economics
 from .hardware import get_hardware
 from .models import expected_experts_touched, get_model
 from .roofline import StepCost, attention_layout, bound, decode_step, roofline_seconds
-from ._validate import positive
+from ._validate import BYTES_PER_VALUE_MOST, positive, same_shape
 from .intensity import knee_batch  # one home for B*; used by moe_knee_batch
 
 
@@ -69,6 +69,7 @@ def batch_sweep(model, hardware, batch, context=1024, *, weight_bytes=2, kv_byte
     """Decode cost against ``batch`` (sequences per step, scalar or array) at ``context``
     cached tokens per sequence. Returns a :class:`BatchCurves`; price it with
     ``.usd_per_million_tokens(usd_per_gpu_hour)``."""
+    positive(chips, "chips", integer=True, scalar=True)
     chip = get_hardware(hardware)
     step = decode_step(model, chip, batch, context, weight_bytes=weight_bytes,
                        kv_bytes=kv_bytes, compute_dtype=compute_dtype, chips=chips)
@@ -89,6 +90,7 @@ def moe_knee_batch(hardware, experts, top_k, *, weight_bytes=2, compute_dtype="b
 
     A batch of B tokens gives each of the ``experts`` about ``B x top_k / experts`` tokens;
     each expert's matmul reaches its own knee B* when B = B* x experts / top_k."""
+    same_shape(**locals())
     experts = positive(experts, "experts", integer=True)
     top_k = positive(top_k, "top_k", integer=True)
     if np.any(np.asarray(top_k) > experts):
@@ -105,8 +107,8 @@ def decode_knee(model, hardware, context=1024, *, max_batch=2 ** 24, **step_opti
     token), the "total / active" ratio, once every expert is touched. ``step_options`` go to
     ``decode_step`` (weight_bytes, kv_bytes, compute_dtype, chips)."""
     model, chip = get_model(model), get_hardware(hardware)
-    context = positive(context, "context", integer=True)
-    max_batch = int(positive(max_batch, "max_batch", integer=True))
+    context = positive(context, "context", integer=True, scalar=True)
+    max_batch = int(positive(max_batch, "max_batch", integer=True, scalar=True))
 
     def compute_bound(batch):
         step = decode_step(model, chip, batch, context, **step_options)
@@ -188,6 +190,8 @@ def moe_layer_step(tokens, hardware, *, experts, top_k, d_model, expert_ffn, wei
     Activations are left out (a lower bound). A dense layer of the same active size is
     ``experts = top_k``. Returns a :class:`StepCost`; ``seconds / tokens`` is the cost per
     token."""
+    same_shape(**locals())
+    positive(weight_bytes, "weight_bytes", most=BYTES_PER_VALUE_MOST)
     chip = get_hardware(hardware)
     tokens = positive(tokens, "tokens", integer=True)
     experts = positive(experts, "experts", integer=True)
@@ -219,6 +223,7 @@ def fast_tier_from_steps(batch, step_seconds, standard_batch) -> FastTier:
 
     speed-up = t(standard) / t(batch); price multiple = (t(batch) / batch) /
     (t(standard) / standard), so price multiple x speed-up = standard / batch."""
+    positive(standard_batch, "standard_batch", scalar=True)
     batch = np.atleast_1d(positive(batch, "batch"))
     step_seconds = np.atleast_1d(positive(step_seconds, "step_seconds"))
     if batch.shape != step_seconds.shape:
@@ -252,6 +257,7 @@ def price_multiple_for_speedup(speedup, batch_share):
     ``batch_share`` (between 0 and 1) of the standard step is the proportional part:
     m = share / (1 - s (1 - share)). Speed-ups must stay below 1 / (1 - share), where the
     batch reaches zero and the price is infinite."""
+    same_shape(**locals())
     speedup = positive(speedup, "speedup")
     share = positive(batch_share, "batch_share")
     if np.any(np.asarray(share) >= 1):
@@ -269,6 +275,7 @@ def batch_share_for_tier(speedup, price_multiple):
     """The batch share (see ``price_multiple_for_speedup``) that makes a published tier,
     ``speedup`` times faster at ``price_multiple`` times the price, fit the two-part model:
     share = m (s - 1) / (m s - 1)."""
+    same_shape(**locals())
     speedup = positive(speedup, "speedup")
     price_multiple = positive(price_multiple, "price_multiple")
     if np.any(np.asarray(speedup) <= 1) or np.any(np.asarray(price_multiple) <= 1):
@@ -279,6 +286,7 @@ def batch_share_for_tier(speedup, price_multiple):
 def batch_shrink_for_tier(speedup, price_multiple):
     """How many times smaller the fast tier's batch must be (if prices track cost per
     token): standard / fast = price_multiple x speedup. Holds for any step-time curve."""
+    same_shape(**locals())
     return positive(speedup, "speedup") * positive(price_multiple, "price_multiple")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from . import _lookup
-from ._validate import optional_number, positive
+from ._validate import optional_number, positive, same_shape
 
 SECONDS_PER_HOUR = 3600.0
 #: The tier words used in prices.csv.
@@ -21,6 +21,7 @@ def cost_per_million_tokens(step_seconds, tokens_per_step, usd_per_chip_hour, ch
     """Dollars per million tokens when ``chips`` rented chips spend ``step_seconds`` to
     produce ``tokens_per_step`` tokens (at full utilisation; divide by utilisation for idle
     time). Broadcasts over arrays."""
+    same_shape(**locals())
     step_seconds = positive(step_seconds, "step_seconds")
     tokens_per_step = positive(tokens_per_step, "tokens_per_step")
     usd_per_chip_hour = positive(usd_per_chip_hour, "usd_per_chip_hour")
@@ -31,6 +32,7 @@ def cost_per_million_tokens(step_seconds, tokens_per_step, usd_per_chip_hour, ch
 
 def electricity_cost_per_million_tokens(joules_per_token, usd_per_kwh):
     """Dollars per million tokens for the energy alone (1 kWh = 3.6e6 J)."""
+    same_shape(**locals())
     joules_per_token = positive(joules_per_token, "joules_per_token")
     usd_per_kwh = positive(usd_per_kwh, "usd_per_kwh")
     return joules_per_token * 1e6 / 3.6e6 * usd_per_kwh

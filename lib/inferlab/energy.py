@@ -257,6 +257,7 @@ def decode_energy(model, hardware, batch, context, *, weight_bytes=2, kv_bytes=2
     per token do not change (each chip moves 1/chips of the bytes in 1/chips of the time);
     the energy of the communication between chips is not counted.
     """
+    positive(chips, "chips", integer=True, scalar=True)
     figures = chip_energy(hardware if energy is None else energy)
     step = decode_step(model, hardware, batch, context, weight_bytes=weight_bytes,
                        kv_bytes=kv_bytes, compute_dtype=compute_dtype, chips=chips)
@@ -290,6 +291,7 @@ def compute_overtakes_movement(model, hardware, context, *, weight_bytes=2, kv_b
     token (weights + KV), for each ``context`` (scalar or array). ``inf`` where it never
     does: the KV bytes are per sequence, so at long context their energy alone can exceed
     the FLOPs' whatever the batch."""
+    positive(max_batch, "max_batch", integer=True, scalar=True)
     context = positive(context, "context", integer=True)
     max_batch = int(positive(max_batch, "max_batch", integer=True))
 
@@ -319,6 +321,8 @@ def energy_table(models=("llama-3.1-8b", "llama-3.1-70b"), hardware="H100-SXM",
                  batches=(1, 8, 64, 256, 1024), context=1024, usd_per_kwh=0.10):
     """Rows (one per model and batch) of joules per token, its split, and the electricity
     cost per million tokens; for ``inferlab.display.Table``."""
+    positive(context, "context", integer=True, scalar=True)
+    positive(usd_per_kwh, "usd_per_kwh", scalar=True)
     rows = []
     for name in models:
         e = decode_energy(name, hardware, np.asarray(batches), context)

@@ -66,14 +66,25 @@ class Hardware:
     memory_source: str = ""
 
     def __post_init__(self):
-        positive(self.memory_bytes, "memory_bytes")
-        positive(self.memory_bandwidth, "memory_bandwidth")
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        for name, zero_means_unknown in (("memory_bytes", False), ("memory_bandwidth", False),
+                                         ("power_watts", True), ("interconnect_bandwidth", True)):
+            value = positive(getattr(self, name), name, allow_zero=zero_means_unknown)
+            if not isinstance(value, float):
+                raise ValueError(f"{name} must be one number (this is one chip), got an array")
+            object.__setattr__(self, name, value)
+        if not isinstance(self.flops, dict):
+            raise ValueError(f"flops must be a dict of dtype -> peak FLOP/s, e.g. {{'bf16': 989e12}}, "
+                             f"got {self.flops!r}")
         flops = {}
         for dtype, value in self.flops.items():
             key = canonical_dtype(dtype)
             if key in flops:
                 raise ValueError(f"flops names {key} twice (as {dtype!r} and an alias of it)")
-            flops[key] = positive(value, f"peak FLOP/s for {dtype}")
+            flops[key] = positive(value, f"flops[{dtype!r}] (peak FLOP/s)")
+            if not isinstance(flops[key], float):
+                raise ValueError(f"flops[{dtype!r}] must be one number, got an array")
         # Store canonical names, so that flops={"bfloat16": ...} is found by peak_flops("bf16").
         object.__setattr__(self, "flops", flops)
 

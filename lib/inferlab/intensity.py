@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import positive
+from ._validate import positive, same_shape
 from .hardware import get_hardware
 from .roofline import matmul_bytes, matmul_flops
 
@@ -25,6 +25,7 @@ def matmul_intensity(m, k, n, *, input_bytes=2, weight_bytes=None, output_bytes=
     than k and n the weights dominate the bytes and the intensity is about 2 m / weight_bytes:
     m FLOP per byte in bf16, whatever k and n are.
     """
+    same_shape(**locals())
     weight_bytes = input_bytes if weight_bytes is None else weight_bytes
     output_bytes = input_bytes if output_bytes is None else output_bytes
     moved = matmul_bytes(m, k, n, input_bytes=input_bytes, weight_bytes=weight_bytes,
@@ -53,6 +54,7 @@ def knee_from_sweep(rows, seconds, *, flat_up_to=64):
     the weights dominates). The rising part: the fastest time per row of any point (the best
     compute throughput measured). The knee is where the two lines meet: flat / (s per row).
     """
+    positive(flat_up_to, "flat_up_to", scalar=True)
     rows = np.atleast_1d(positive(rows, "rows"))
     seconds = np.atleast_1d(positive(seconds, "seconds"))
     if rows.shape != seconds.shape:
@@ -80,6 +82,7 @@ def prefill_attention_flops(prompt, heads, head_dim, *, batch=1, causal=True):
     q.k and 2 head_dim to add its share of v. A causal prompt has prompt (prompt + 1) / 2
     pairs, a non-causal one prompt^2.
     """
+    same_shape(**locals())
     prompt = positive(prompt, "prompt", integer=True)
     pairs = prompt * (prompt + 1) / 2.0 if causal else prompt * prompt
     return (positive(batch, "batch", integer=True) * pairs * 4.0
@@ -92,6 +95,7 @@ def prefill_attention_bytes(prompt, heads, kv_heads, head_dim, *, batch=1, bytes
 
     = batch x prompt x head_dim x (2 heads + 2 kv_heads) x bytes_per_value.
     """
+    same_shape(**locals())
     heads, kv_heads = _heads(heads, kv_heads)
     tokens = positive(batch, "batch", integer=True) * positive(prompt, "prompt", integer=True)
     return (tokens * positive(head_dim, "head_dim", integer=True) * (2.0 * heads + 2.0 * kv_heads)
@@ -102,6 +106,7 @@ def prefill_attention_intensity(prompt, heads, kv_heads, *, bytes_per_value=2, c
     """FLOP per byte of prefill attention: heads (prompt + 1) / ((heads + kv_heads) bytes)
     when causal (twice heads x prompt / (...) when not). It grows with the prompt: a long
     prompt is compute-bound. Batch and head_dim cancel."""
+    same_shape(**locals())
     flops = prefill_attention_flops(prompt, heads, 1, causal=causal)
     return flops / prefill_attention_bytes(prompt, heads, kv_heads, 1, bytes_per_value=bytes_per_value)
 
@@ -109,6 +114,7 @@ def prefill_attention_intensity(prompt, heads, kv_heads, *, bytes_per_value=2, c
 def decode_attention_flops(context, heads, head_dim, *, batch=1):
     """FLOPs for each of ``batch`` new tokens to attend to ``context`` cached positions,
     one layer: 4 x head_dim per query head per position."""
+    same_shape(**locals())
     return (positive(batch, "batch", integer=True) * positive(context, "context", integer=True) * 4.0
             * positive(heads, "heads", integer=True) * positive(head_dim, "head_dim", integer=True))
 
@@ -120,6 +126,7 @@ def decode_attention_bytes(context, heads, kv_heads, head_dim, *, batch=1, bytes
 
     = batch x head_dim x (2 kv_heads (context + 1) + 2 heads) x bytes_per_value.
     """
+    same_shape(**locals())
     heads, kv_heads = _heads(heads, kv_heads)
     context = positive(context, "context", integer=True)
     values = positive(head_dim, "head_dim", integer=True) * (2.0 * kv_heads * (context + 1) + 2.0 * heads)
@@ -134,5 +141,6 @@ def decode_attention_intensity(context, heads, kv_heads, *, bytes_per_value=2):
     It does not depend on the batch: every sequence brings its own cache, so bytes grow with
     the FLOPs. Decode attention is memory-bound at any batch on any chip in the catalogue.
     """
+    same_shape(**locals())
     flops = decode_attention_flops(context, heads, 1)
     return flops / decode_attention_bytes(context, heads, kv_heads, 1, bytes_per_value=bytes_per_value)

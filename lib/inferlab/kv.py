@@ -21,7 +21,7 @@ from .hardware import get_hardware
 from .models import get_model
 from .roofline import (StepCost, attention_layout, decode_step, kv_share_per_chip,
                        weight_bytes_per_chip)
-from ._validate import positive
+from ._validate import BYTES_PER_VALUE_MOST, positive, same_shape, whole_count
 
 
 # --- memory -----------------------------------------------------------------------------
@@ -29,15 +29,17 @@ def kv_cache_bytes(model, context, batch=1, *, kv_bytes=2):
     """Bytes the KV cache of ``batch`` sequences of ``context`` tokens each occupies:
     batch x context x ``model.kv_bytes_per_token(kv_bytes)``. ``kv_bytes`` per cached value
     (2 for bf16, 1 for fp8)."""
+    same_shape(**locals())
     model = get_model(model)
     context = positive(context, "context")
     batch = positive(batch, "batch")
+    kv_bytes = positive(kv_bytes, "kv_bytes", most=BYTES_PER_VALUE_MOST)
     return batch * context * model.kv_bytes_per_token(kv_bytes)
 
 
 def weight_memory_bytes(model, *, weight_bytes=2):
     """Bytes all of ``model``'s weights occupy in memory (every expert, the embedding table)."""
-    return get_model(model).total_params * positive(weight_bytes, "weight_bytes")
+    return get_model(model).total_params * positive(weight_bytes, "weight_bytes", most=BYTES_PER_VALUE_MOST)
 
 
 def free_memory_bytes(model, hardware, *, weight_bytes=2, chips=1, memory_fraction=1.0,
@@ -51,6 +53,7 @@ def free_memory_bytes(model, hardware, *, weight_bytes=2, chips=1, memory_fracti
     that data-parallel attention keeps all attention weights on every chip (``attention``
     as in ``decode_step``).
     """
+    same_shape(**locals())
     chip = get_hardware(hardware)
     chips = positive(chips, "chips", integer=True)
     fraction = positive(memory_fraction, "memory_fraction")
@@ -73,6 +76,7 @@ def kv_capacity_tokens(model, hardware, *, weight_bytes=2, kv_bytes=2, chips=1, 
     """Tokens of KV cache (summed over all sequences) that fit beside the weights; 0 when
     the weights alone do not fit. A token cached on several chips (tensor-parallel attention
     with more chips than KV heads, or MLA) counts once."""
+    same_shape(**locals())
     model = get_model(model)
     chips = positive(chips, "chips", integer=True)
     free = free_memory_bytes(model, hardware, weight_bytes=weight_bytes, chips=chips,
@@ -88,12 +92,13 @@ def batch_that_fits(model, capacity_bytes, context, *, weight_bytes=2, kv_bytes=
     0 when the weights alone do not fit. Activations and fragmentation are ignored, so a
     real server fits somewhat fewer. Broadcasts over ``capacity_bytes`` and ``context``.
     """
+    same_shape(**locals())
     model = get_model(model)
     capacity_bytes = positive(capacity_bytes, "capacity_bytes")
     context = positive(context, "context", integer=True)
     room = np.maximum(capacity_bytes - weight_memory_bytes(model, weight_bytes=weight_bytes), 0.0)
     batch = np.floor(room / (context * model.kv_bytes_per_token(kv_bytes)))
-    return int(batch) if np.ndim(batch) == 0 else batch.astype(int)
+    return whole_count(batch, "the batch that capacity_bytes (or chips x memory per chip) hold at this context")
 
 
 def max_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1, memory_fraction=1.0,
@@ -105,6 +110,7 @@ def max_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1, 
     Tensor-parallel attention: each chip holds ``kv_share_per_chip`` of every sequence's
     cache (replicated past the number of KV heads). Data-parallel attention: each chip
     holds whole sequences, as many as its own free memory allows."""
+    same_shape(**locals())
     model = get_model(model)
     chips = positive(chips, "chips", integer=True)
     context = positive(context, "context", integer=True)
@@ -116,7 +122,7 @@ def max_batch(model, hardware, context, *, weight_bytes=2, kv_bytes=2, chips=1, 
         batch = chips * np.floor(room / sequence)
     else:
         batch = np.floor(room / (sequence * kv_share_per_chip(model, chips, "tensor")))
-    return int(batch) if np.ndim(batch) == 0 else batch.astype(int)
+    return whole_count(batch, "the batch that chips x memory per chip hold at this context")
 
 
 # --- bandwidth ----------------------------------------------------------------------------
@@ -127,6 +133,7 @@ def kv_weight_crossover_context(model, batch, *, weight_bytes=2, kv_bytes=2):
     Weight bytes read are ``model.weight_params_read(batch)`` (for a MoE model, only the
     experts the batch touches). Above this context the cache, not the weights, dominates
     the step's memory traffic."""
+    same_shape(**locals())
     model = get_model(model)
     batch = positive(batch, "batch", integer=True)
     weights = model.weight_params_read(batch) * positive(weight_bytes, "weight_bytes")
@@ -148,6 +155,7 @@ def balance_context(model, hardware, batch, *, weight_bytes=2, kv_bytes=2, compu
     nan) means memory-bound at every context. When a/k is above the ridge (MLA in fp8, for
     one), more context pushes the step towards compute instead.
     """
+    same_shape(**locals())
     model, chip = get_model(model), get_hardware(hardware)
     batch = positive(batch, "batch", integer=True)
     kv = model.kv_bytes_per_token(kv_bytes)
@@ -187,6 +195,7 @@ def capped_decode(model, hardware, context, wanted_batch, *, usd_per_gpu_hour, w
     sequence fits, batch is 0 and times and costs are nan. Broadcasts over ``context`` and
     ``wanted_batch``.
     """
+    same_shape(**locals())
     wanted = positive(wanted_batch, "wanted_batch", integer=True)
     usd = positive(usd_per_gpu_hour, "usd_per_gpu_hour")
     fits = max_batch(model, hardware, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
@@ -205,6 +214,7 @@ def capped_decode(model, hardware, context, wanted_batch, *, usd_per_gpu_hour, w
 def paged_tokens(context, block_tokens=16):
     """Token slots a paged allocator holds for a sequence of ``context`` tokens: whole
     blocks of ``block_tokens`` (vLLM's default block is 16 tokens)."""
+    same_shape(**locals())
     context = positive(context, "context", integer=True)
     block = positive(block_tokens, "block_tokens", integer=True)
     return np.ceil(context / block) * block

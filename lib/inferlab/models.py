@@ -17,6 +17,14 @@ from . import _lookup
 from ._validate import positive
 
 
+def _whole(value, name: str, *, allow_zero: bool = False) -> int:
+    """A validated whole number as a Python int (no numpy int32 overflow in the products)."""
+    result = positive(value, name, integer=True, allow_zero=allow_zero)
+    if not isinstance(result, float):
+        raise ValueError(f"{name} must be one whole number, got an array")
+    return int(result)
+
+
 def expected_experts_touched(experts, top_k, tokens):
     """Expected number of distinct experts hit when each of ``tokens`` tokens picks
     ``top_k`` of ``experts`` experts uniformly at random, independently of the others:
@@ -49,8 +57,11 @@ class MoE:
     dense_layers: int = 0
 
     def __post_init__(self):
-        for name in ("experts", "top_k", "expert_ffn"):
-            positive(getattr(self, name), f"moe.{name}", integer=True)
+        for name in ("experts", "top_k", "expert_ffn", "shared_experts", "shared_ffn", "dense_layers"):
+            optional = name in ("shared_experts", "shared_ffn", "dense_layers")
+            object.__setattr__(self, name, _whole(getattr(self, name), f"moe.{name}", allow_zero=optional))
+        if self.shared_experts and not self.shared_ffn:
+            raise ValueError(f"moe.shared_ffn must be positive when moe.shared_experts is {self.shared_experts}")
         if self.top_k > self.experts:
             raise ValueError(f"moe.top_k ({self.top_k}) cannot exceed moe.experts ({self.experts})")
 
@@ -64,6 +75,11 @@ class MLA:
     qk_nope_head_dim: int
     v_head_dim: int
     q_lora_rank: int = 0
+
+    def __post_init__(self):
+        for name in ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "q_lora_rank"):
+            object.__setattr__(self, name, _whole(getattr(self, name), f"mla.{name}",
+                                                  allow_zero=name == "q_lora_rank"))
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,26 @@ class Model:
 
     def __post_init__(self):
         for name in ("layers", "d_model", "heads", "kv_heads", "head_dim", "ffn", "vocab"):
-            positive(getattr(self, name), name, integer=True)
+            object.__setattr__(self, name, _whole(getattr(self, name), name))
+        object.__setattr__(self, "max_context", _whole(self.max_context, "max_context", allow_zero=True))
+        if self.kv_heads > self.heads:
+            raise ValueError(f"kv_heads ({self.kv_heads}) cannot exceed heads ({self.heads})")
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads}): "
+                             "each KV head serves a whole group of query heads")
+        for name, kind in (("moe", MoE), ("mla", MLA)):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                try:
+                    value = kind(**value)
+                except TypeError as error:
+                    raise ValueError(f"{name} must be an {kind.__name__} or a dict of its fields "
+                                     f"({error})") from None
+                object.__setattr__(self, name, value)
+            elif value is not None and not isinstance(value, kind):
+                raise ValueError(f"{name} must be an {kind.__name__}, a dict of its fields or None, got {value!r}")
+        if self.moe is not None and self.moe.dense_layers > self.layers:
+            raise ValueError(f"moe.dense_layers ({self.moe.dense_layers}) cannot exceed layers ({self.layers})")
         if self.mlp not in ("gated", "plain"):
             raise ValueError(f"mlp must be 'gated' or 'plain', got {self.mlp!r}")
         if self.attention not in ("mha", "gqa", "mqa", "mla"):
@@ -225,7 +260,7 @@ class Model:
 
     def kv_bytes_per_token(self, bytes_per_value=2):
         """KV-cache bytes one token of context occupies (all layers)."""
-        return self.kv_values_per_token * positive(bytes_per_value, "bytes_per_value")
+        return self.kv_values_per_token * positive(bytes_per_value, "kv_bytes (bytes_per_value)")
 
     @property
     def decode_attention_flops_per_position(self) -> int:

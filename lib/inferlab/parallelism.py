@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _lookup
-from ._validate import positive
+from ._validate import BYTES_PER_VALUE_MOST, positive, same_shape
 from .hardware import get_hardware
 from .kv import kv_cache_bytes
 from .memory import MemoryTech, get_memory
@@ -103,6 +103,7 @@ def _latency(link, latency):
 def ring_all_reduce_bytes(message_bytes, chips):
     """Bytes each chip sends (and receives) in a ring all-reduce of ``message_bytes`` over
     ``chips`` chips: 2 (N - 1) / N x message (0 for one chip)."""
+    same_shape(**locals())
     message_bytes = positive(message_bytes, "message_bytes", allow_zero=True)
     chips = positive(chips, "chips", integer=True)
     return 2.0 * (chips - 1.0) / chips * message_bytes
@@ -114,6 +115,7 @@ def all_reduce_seconds(message_bytes, chips, link="NVLink 4", *, latency=None):
 
     ``latency``: fixed seconds per collective (default: the link's row in
     ``data/link_latency.csv``)."""
+    same_shape(**locals())
     sent = ring_all_reduce_bytes(message_bytes, chips)
     bandwidth = link_bandwidth(link)
     seconds = np.where(np.asarray(chips) > 1, _latency(link, latency) + sent / bandwidth, 0.0)
@@ -130,6 +132,7 @@ def hop_seconds(message_bytes, link="NVLink 4", *, latency=None):
 def activation_bytes(model, tokens, *, bytes_per_value=2):
     """Bytes of the activations ``tokens`` tokens carry between layers: tokens x d_model
     values (the message of a tensor-parallel all-reduce and of a pipeline hop)."""
+    same_shape(**locals())
     model = get_model(model)
     return positive(tokens, "tokens") * model.d_model * positive(bytes_per_value, "bytes_per_value")
 
@@ -141,6 +144,7 @@ def chips_to_serve(model, hardware, *, weight_bytes=2, kv_budget_bytes=0.0, memo
 
     ``roofline.chips_to_hold`` with the usable fraction of memory named the other way round.
     Memory is pooled as if split perfectly (activations and fragmentation are left out)."""
+    same_shape(**locals())
     fraction = positive(memory_fraction, "memory_fraction")
     if np.any(np.asarray(fraction) > 1):
         raise ValueError(f"memory_fraction must be at most 1, got {memory_fraction!r}")
@@ -258,6 +262,8 @@ def parallel_decode(model, hardware, micro_batch=1, context=1024, *, stages=1, t
     tensor_parallel=N).token_seconds``, against the ideal ``decode_step(...,
     chips=N).seconds`` (no communication).
     """
+    same_shape(**locals())
+    positive(activation_bytes_per_value, "activation_bytes_per_value", most=BYTES_PER_VALUE_MOST)
     model, chip = get_model(model), get_hardware(hardware)
     stages = positive(stages, "stages", integer=True)
     tensor_parallel = positive(tensor_parallel, "tensor_parallel", integer=True)

@@ -42,7 +42,7 @@ import numpy as np
 
 from . import batching, economics, kv, reference, serving
 from . import _lookup
-from ._validate import positive
+from ._validate import BYTES_PER_VALUE_MOST, positive
 from .hardware import get_hardware
 from .models import get_model
 from .roofline import chips_to_hold, decode_step
@@ -103,17 +103,19 @@ class ProviderAssumptions:
         chip.peak_flops(self.compute_dtype)  # a ValueError if the chip lacks that precision
         for name in ("chips", "context", "prefill_batch", "batch", "long_context", "long_threshold",
                      "overnight_batch"):
-            positive(getattr(self, name), name, integer=True)
-        for name in ("weight_bytes", "kv_bytes", "max_tpot", "fast_speedup"):
-            positive(getattr(self, name), name)
+            positive(getattr(self, name), name, integer=True, scalar=True)
+        for name in ("weight_bytes", "kv_bytes"):
+            positive(getattr(self, name), name, scalar=True, most=BYTES_PER_VALUE_MOST)
+        for name in ("max_tpot", "fast_speedup"):
+            positive(getattr(self, name), name, scalar=True)
         _fraction(self.memory_fraction, "memory_fraction")
         _fraction(self.utilisation, "utilisation")
         _fraction(self.overnight_utilisation, "overnight_utilisation")
-        _margin(self.margin)
+        _margin(positive(self.margin, "margin", allow_zero=True, scalar=True))
         if self.usd_per_gpu_hour is not None:
-            positive(self.usd_per_gpu_hour, "usd_per_gpu_hour")
+            positive(self.usd_per_gpu_hour, "usd_per_gpu_hour", scalar=True, most=1e6)
         if self.cache_link_bandwidth is not None:
-            positive(self.cache_link_bandwidth, "cache_link_bandwidth")
+            positive(self.cache_link_bandwidth, "cache_link_bandwidth", scalar=True)
         if self.fast_speedup < 1:
             raise ValueError(f"fast_speedup must be at least 1 (a faster tier), got {self.fast_speedup!r}")
         if self.long_context <= self.context:
@@ -199,7 +201,7 @@ class ProviderAssumptions:
 
 
 def _fraction(value, name):
-    value = positive(value, name)
+    value = positive(value, name, scalar=True)
     if value > 1:
         raise ValueError(f"{name} must be a fraction in (0, 1], got {value!r}")
     return value

@@ -11,7 +11,7 @@ import numpy as np
 
 from .hardware import Hardware, canonical_dtype, get_hardware
 from .models import get_model
-from ._validate import positive
+from ._validate import BYTES_PER_VALUE_MOST, positive, same_shape, whole_count
 
 #: Bytes per stored number for the usual weight and KV-cache formats.
 BYTES_PER_VALUE = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5, "int4": 0.5}
@@ -76,6 +76,7 @@ def roofline_seconds(flops, bytes_moved, hardware, compute_dtype="bf16"):
 
 def matmul_flops(m, k, n):
     """FLOPs of X[m,k] @ W[k,n]: one multiply and one add per term, 2 m k n."""
+    same_shape(**locals())
     return 2.0 * positive(m, "m") * positive(k, "k") * positive(n, "n")
 
 
@@ -88,6 +89,7 @@ def matmul_bytes(m, k, n, bytes_per_value=2, *, input_bytes=None, weight_bytes=N
     output (how ``reference.gemm_sweep('h100', 'fp8')`` counts): input_bytes=1,
     weight_bytes=1, output_bytes=2.
     """
+    same_shape(**locals())
     m, k, n = positive(m, "m"), positive(k, "k"), positive(n, "n")
     width = positive(bytes_per_value, "bytes_per_value")
     def each(value, name):
@@ -154,6 +156,7 @@ def weight_bytes_per_chip(model, chips, *, weight_bytes=2, attention="auto", tok
     capacity) or reads in a step over ``tokens`` tokens (the experts they touch and their
     embedding rows): split evenly, except that data-parallel attention keeps all attention
     weights on every chip."""
+    same_shape(**locals())
     model = get_model(model)
     chips = positive(chips, "chips", integer=True)
     total = model.total_params if tokens is None else model.weight_params_read(tokens)
@@ -223,8 +226,8 @@ def _peak(chip: Hardware, compute_dtype):
 
 def _inputs(model, hardware, weight_bytes, kv_bytes, compute_dtype, chips):
     model, chip = get_model(model), get_hardware(hardware)
-    weight_bytes = positive(weight_bytes, "weight_bytes")
-    kv_bytes = positive(kv_bytes, "kv_bytes")
+    weight_bytes = positive(weight_bytes, "weight_bytes", most=BYTES_PER_VALUE_MOST)
+    kv_bytes = positive(kv_bytes, "kv_bytes", most=BYTES_PER_VALUE_MOST)
     chips = positive(chips, "chips", integer=True)
     canonical_dtype(compute_dtype)
     _peak(chip, compute_dtype)
@@ -254,6 +257,7 @@ def decode_step(model, hardware, batch, context, *, weight_bytes=2, kv_bytes=2,
     ``nan`` and ``seconds`` = the memory time: still a lower bound, from the bytes alone.
     Returns a :class:`StepCost` per chip.
     """
+    same_shape(**locals())
     model, chip, weight_bytes, kv_bytes, chips = _inputs(
         model, hardware, weight_bytes, kv_bytes, compute_dtype, chips)
     batch = positive(batch, "batch", integer=True)
@@ -277,6 +281,7 @@ def prefill_step(model, hardware, prompt, batch=1, *, cached=0, weight_bytes=2, 
     query-key pairs per sequence. Per chip, as ``decode_step`` (same ``chips`` and
     ``attention``).
     """
+    same_shape(**locals())
     model, chip, weight_bytes, kv_bytes, chips = _inputs(
         model, hardware, weight_bytes, kv_bytes, compute_dtype, chips)
     prompt = positive(prompt, "prompt", integer=True)
@@ -308,6 +313,7 @@ def latency_floor(model, hardware, *, weight_bytes=2, chips=1):
     stops paying off after a few chips: ``parallelism.parallel_decode(model, hardware, 1,
     context, tensor_parallel=chips).token_seconds`` includes them.
     """
+    same_shape(**locals())
     chip = get_hardware(hardware)
     chips = positive(chips, "chips", integer=True)
     return weight_bytes_needed(model, weight_bytes) / chips / chip.memory_bandwidth
@@ -324,6 +330,7 @@ def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0, kv_b
     with those layouts. ``reserve_fraction`` of each chip's memory is kept free
     (activations, the runtime).
     """
+    same_shape(**locals())
     model, chip = get_model(model), get_hardware(hardware)
     reserve = positive(reserve_fraction, "reserve_fraction", allow_zero=True)
     if np.any(np.asarray(reserve) >= 1):
@@ -331,4 +338,4 @@ def chips_to_hold(model, hardware, *, weight_bytes=2, reserve_fraction=0.0, kv_b
     need = model.total_params * positive(weight_bytes, "weight_bytes") \
         + positive(kv_budget_bytes, "kv_budget_bytes", allow_zero=True)
     chips = np.ceil(need / (chip.memory_bytes * (1.0 - reserve)))
-    return int(chips) if np.ndim(chips) == 0 else chips.astype(int)
+    return whole_count(chips, "the number of chips these weight_bytes and kv_budget_bytes need")

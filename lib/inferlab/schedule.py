@@ -37,6 +37,10 @@ import numpy as np
 
 from ._validate import positive
 
+#: The most requests one simulation draws (10 million take a few seconds and about 0.25 GB
+#: to draw; simulating them takes longer). More is refused rather than freezing the kernel.
+MOST_REQUESTS = 10_000_000
+
 #: Offered load at or above which a result calls the server "near saturation".
 NEAR_SATURATION = 0.95
 
@@ -113,8 +117,8 @@ def make_requests(rate, count, *, mean_burst=1.0, input_tokens=1000, output_toke
     ``input_tokens`` / ``output_tokens``: a number, a sequence of observed lengths, or a
     distribution such as :func:`geometric_lengths`.
     """
-    rate = positive(rate, "rate")
-    count = int(positive(count, "count", integer=True))
+    rate = positive(rate, "rate", scalar=True)
+    count = int(positive(count, "count", integer=True, most=MOST_REQUESTS))
     mean_burst = positive(mean_burst, "mean_burst")
     if mean_burst < 1:
         raise ValueError(f"mean_burst must be at least 1 (1 = Poisson), got {mean_burst!r}")
@@ -128,16 +132,16 @@ def make_requests(rate, count, *, mean_burst=1.0, input_tokens=1000, output_toke
 
 def poisson_arrivals(rate, count, rng=None) -> np.ndarray:
     """Arrival times (s) of ``count`` Poisson arrivals at ``rate`` per second."""
-    rate = positive(rate, "rate")
-    count = int(positive(count, "count", integer=True))
+    rate = positive(rate, "rate", scalar=True)
+    count = int(positive(count, "count", integer=True, most=MOST_REQUESTS))
     rng = np.random.default_rng(rng)
     return np.cumsum(rng.exponential(1.0 / rate, size=count))
 
 
 def bursty_arrivals(rate, count, mean_burst=1.0, rng=None) -> np.ndarray:
     """Arrival times (s) of ``count`` requests in bursts (see :func:`make_requests`)."""
-    rate = positive(rate, "rate")
-    count = int(positive(count, "count", integer=True))
+    rate = positive(rate, "rate", scalar=True)
+    count = int(positive(count, "count", integer=True, most=MOST_REQUESTS))
     mean_burst = positive(mean_burst, "mean_burst")
     rng = np.random.default_rng(rng)
     if mean_burst == 1:
@@ -244,9 +248,12 @@ def boarding_departures(arrival, interval, capacity) -> np.ndarray:
     i turns this into a running maximum: seat_i = i + max over j <= i of
     (capacity * earliest_j - j). The departure is seat // capacity.
     """
-    interval = positive(interval, "interval")
-    capacity = int(positive(capacity, "capacity", integer=True))
+    interval = positive(interval, "interval", scalar=True)
+    capacity = int(positive(capacity, "capacity", integer=True, scalar=True, most=MOST_REQUESTS))
     arrival = np.asarray(arrival, dtype=float)
+    if arrival.size and np.max(arrival) / interval * capacity > 2.0 ** 62:
+        raise ValueError(f"interval ({interval:g} s) is too short for arrivals spanning "
+                         f"{np.max(arrival):g} s: the departures could not be counted")
     earliest = np.ceil(arrival / interval).astype(np.int64)
     order = np.arange(len(arrival), dtype=np.int64)
     seat = order + np.maximum.accumulate(capacity * earliest - order)
@@ -263,8 +270,8 @@ def simulate_fixed_interval(requests: Requests, interval, capacity, *,
     further output token one interval later.
     """
     requests = _check_requests(requests)
-    interval = positive(interval, "interval")
-    capacity = int(positive(capacity, "capacity", integer=True))
+    interval = positive(interval, "interval", scalar=True)
+    capacity = int(positive(capacity, "capacity", integer=True, scalar=True, most=MOST_REQUESTS))
     index = boarding_departures(requests.arrival, interval, capacity)
     departure = index * interval
     wait = departure - requests.arrival
@@ -301,8 +308,8 @@ def simulate_seat_holding(requests: Requests, interval, seats, *,
     import heapq
 
     requests = _check_requests(requests)
-    interval = positive(interval, "interval")
-    seats = int(positive(seats, "seats", integer=True))
+    interval = positive(interval, "interval", scalar=True)
+    seats = int(positive(seats, "seats", integer=True, scalar=True, most=MOST_REQUESTS))
     earliest = np.ceil(requests.arrival / interval).astype(np.int64).tolist()
     tokens = requests.output_tokens.astype(np.int64)
     free_at = [0] * seats  # the departure index from which each seat is free (a heap)
@@ -342,7 +349,7 @@ def simulate_continuous(requests: Requests, capacity, step_seconds, *,
     The loop runs once per step, not per request.
     """
     requests = _check_requests(requests)
-    capacity = int(positive(capacity, "capacity", integer=True))
+    capacity = int(positive(capacity, "capacity", integer=True, scalar=True, most=MOST_REQUESTS))
     if np.ndim(step_seconds) == 0:
         table = np.full(capacity + 1, positive(step_seconds, "step_seconds"))
     else:
@@ -385,7 +392,7 @@ def step_table(model, hardware, capacity, context, **decode_options) -> np.ndarr
     """Roofline seconds of a decode step for every batch 0..``capacity`` (entry 0 is the
     batch-1 time) at ``context`` cached tokens: ``decode_step(...).seconds``."""
     from .roofline import decode_step
-    capacity = int(positive(capacity, "capacity", integer=True))
+    capacity = int(positive(capacity, "capacity", integer=True, scalar=True, most=MOST_REQUESTS))
     batch = np.arange(1, capacity + 1)
     seconds = np.asarray(decode_step(model, hardware, batch, context, **decode_options).seconds)
     return np.concatenate([seconds[:1], seconds])
@@ -404,7 +411,7 @@ def arrivals_per_interval(rate, interval, mean_burst=1.0, *, tail=1e-13) -> np.n
     """Probability of 0, 1, 2, ... arrivals in one interval: Poisson(rate x interval) for
     ``mean_burst`` = 1, else a Poisson number of bursts with geometric sizes (Polya-Aeppli),
     by Panjer's recursion. Cut where the remaining probability is below ``tail``."""
-    rate, interval = positive(rate, "rate"), positive(interval, "interval")
+    rate, interval = positive(rate, "rate", scalar=True), positive(interval, "interval", scalar=True)
     mean_burst = positive(mean_burst, "mean_burst")
     if mean_burst < 1:
         raise ValueError(f"mean_burst must be at least 1 (1 = Poisson), got {mean_burst!r}")
@@ -440,8 +447,8 @@ def timetable_queue(rate, interval, capacity, mean_burst=1.0, *, tolerance=1e-12
     Returns ``mean_wait`` (s), ``mean_left_behind`` (requests) and ``p_left_behind``
     (the probability a departure leaves someone behind). Needs offered load < 1.
     """
-    rate, interval = positive(rate, "rate"), positive(interval, "interval")
-    capacity = int(positive(capacity, "capacity", integer=True))
+    rate, interval = positive(rate, "rate", scalar=True), positive(interval, "interval", scalar=True)
+    capacity = int(positive(capacity, "capacity", integer=True, scalar=True, most=MOST_REQUESTS))
     load = rate * interval / capacity
     if load >= 1:
         raise ValueError(f"offered load rate x interval / capacity must be below 1 for a stationary "
@@ -487,6 +494,6 @@ def overload_wait_slope(rate, interval, capacity) -> float:
     i x interval / capacity; the wait grows as arrival time x (rate x interval / capacity - 1).
     Zero below saturation (the wait stays bounded).
     """
-    rate, interval = positive(rate, "rate"), positive(interval, "interval")
-    capacity = positive(capacity, "capacity", integer=True)
+    rate, interval = positive(rate, "rate", scalar=True), positive(interval, "interval", scalar=True)
+    capacity = positive(capacity, "capacity", integer=True, scalar=True, most=MOST_REQUESTS)
     return max(0.0, float(rate * interval / capacity - 1.0))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import economics
-from ._validate import positive
+from ._validate import positive, same_shape
 from .hardware import get_hardware
 from .models import get_model
 from .roofline import decode_step, prefill_step
@@ -65,6 +65,7 @@ def time_per_output_token(model, hardware, prompt, output, batch=1, *, weight_by
     step while all steps sit on one side of the ridge; when a generation crosses the ridge
     it is a little low, which keeps it a lower bound.
     """
+    same_shape(**locals())
     prompt = positive(prompt, "prompt", integer=True)
     output = positive(output, "output", integer=True)
     low, high = _decode_contexts(prompt, output)
@@ -76,6 +77,7 @@ def time_per_output_token(model, hardware, prompt, output, batch=1, *, weight_by
 def request_seconds(model, hardware, prompt, output, batch=1, *, prefill_batch=1, weight_bytes=2,
                     kv_bytes=2, compute_dtype="bf16", chips=1):
     """Seconds from arrival to last token: TTFT + (output - 1) x TPOT (no queueing)."""
+    same_shape(**locals())
     options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
     output = positive(output, "output", integer=True)
     return (time_to_first_token(model, hardware, prompt, prefill_batch=prefill_batch, **options)
@@ -87,6 +89,7 @@ def prefill_cost_per_token(model, hardware, prompt, *, prefill_batch=1, usd_per_
                            weight_bytes=2, kv_bytes=2, compute_dtype="bf16", chips=1):
     """Dollars per input token: the chip time of a prefill pass shared by its
     ``prefill_batch x prompt`` tokens, at ``usd_per_gpu_hour`` per chip."""
+    same_shape(**locals())
     price = economics.chip_hour_price(hardware, usd_per_gpu_hour)
     step = prefill_step(model, hardware, prompt, _prompts(prefill_batch),
                         **_options(weight_bytes, kv_bytes, compute_dtype, chips))
@@ -97,6 +100,7 @@ def decode_cost_per_token(model, hardware, batch, context, *, usd_per_gpu_hour=N
                           kv_bytes=2, compute_dtype="bf16", chips=1):
     """Dollars per output token: the chip time of a decode step at ``context`` shared by its
     ``batch`` sequences, at ``usd_per_gpu_hour`` per chip."""
+    same_shape(**locals())
     price = economics.chip_hour_price(hardware, usd_per_gpu_hour)
     step = decode_step(model, hardware, batch, context,
                        **_options(weight_bytes, kv_bytes, compute_dtype, chips))
@@ -111,6 +115,7 @@ def output_input_cost_ratio(model, hardware, prompt, batch, context=None, *, pre
     The price per chip-hour cancels: this is chip-seconds per output token over
     chip-seconds per input token, the ratio a price sheet "should" show at cost.
     """
+    same_shape(**locals())
     context = prompt if context is None else context
     options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
     prefill = prefill_step(model, hardware, prompt, _prompts(prefill_batch), **options)
@@ -158,6 +163,7 @@ def request_cost(model, hardware, prompt, output, batch=1, *, prefill_batch=1, u
     ``chips``: chips serving the model together (their time is paid for, all of it).
     Idle time and queueing are left out: divide costs by the utilisation to add idle time.
     """
+    same_shape(**locals())
     price = economics.chip_hour_price(hardware, usd_per_gpu_hour)
     options = _options(weight_bytes, kv_bytes, compute_dtype, chips)
     prompt = positive(prompt, "prompt", integer=True)
@@ -218,6 +224,7 @@ def cache_hit_cost_fraction(model, hardware, prompt, link_bandwidth, *, cached=N
     It counts the chip as waiting for the copy; copies overlap with other work in practice,
     so the true fraction is lower. Storage and bookkeeping are not counted.
     """
+    same_shape(**locals())
     model = get_model(model)
     link_bandwidth = positive(link_bandwidth, "link_bandwidth")
     prompt = positive(prompt, "prompt", integer=True)

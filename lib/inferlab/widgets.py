@@ -195,7 +195,14 @@ class Explorer:
                 self._background = None
         except ValueError as error:  # a combination the model cannot take: say so, no traceback
             summary = f"<b>Cannot draw this combination:</b> {error}"
-        self._image.value = self._render_live()
+            # never leave the previous settings' figure on screen under this message
+            self._figure.clear()
+            self._figure.text(0.5, 0.5, "nothing to draw for these settings\n(see the message above)",
+                              ha="center", va="center", color="0.4", fontsize=12)
+            self._drawn, self._background = False, None
+            self._image.value = render_png(self._figure)
+        else:
+            self._image.value = self._render_live()
         self._summary.value = summary
         self.redraw_seconds.append(time.perf_counter() - start)
 

@@ -26,7 +26,9 @@ register(
              "NVLink 4, with the table's 10 µs per collective.",
              expected=lambda: par.all_reduce_seconds(32 * 8192 * 2, 8, "NVLink 4", latency=10e-6),
              unit="seconds",
-             hint="10e-6 + 2 x (8 - 1) / 8 x (32 x 8192 x 2 bytes) / 450e9 bytes/s (one direction)."),
+             hint="10e-6 + 2 x (8 - 1) / 8 x (32 x 8192 x 2 bytes) / 450e9 bytes/s (one direction).",
+             quantity="the bytes sent: a ring all-reduce sends 2 (n - 1) / n of the message, "
+                      "2 bytes per bf16 value, over one direction's 450 GB/s"),
     Exercise("10.pp-over-tp",
              "llama-3.1-405b in fp8 on 8 H100s, batch 1, context 4096: per-token latency with 8 "
              "pipeline stages divided by the latency with tensor parallelism over 8 (NVLink 4).",

@@ -44,7 +44,8 @@ register(
              "50 % margin: the output price in $ per million tokens.",
              expected=lambda: price_sheet.price_sheet(**SIMPLE).output, unit="$ per million tokens",
              hint="il.decode_step(...).seconds / 64 x ($2 / 3600 s) x 1e6 is the cost at full use; "
-                  "divide by the utilisation and by (1 - margin)."),
+                  "divide by the utilisation and by (1 - margin).",
+             quantity="the dollars: dividing by 50 % utilisation doubles the cost, and so does a 50 % margin"),
     Exercise("11.deepseek-cost",
              "DeepSeek's decode nodes make 14.8k output tokens/s per node of 8 H800s, at its assumed $2 per "
              "GPU-hour: the cost per million output tokens of that decode time.",

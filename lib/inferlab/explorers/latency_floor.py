@@ -70,7 +70,8 @@ class FloorExplorer(Explorer):
          {"model": "llama-3.1-405b", "hardware": "B200", "precision": "fp4"}),
         ("Put llama-3.1-70b in bf16 on one H200: does it fit?",
          {"model": "llama-3.1-70b", "hardware": "H200", "precision": "bf16"}),
-        ("Compare deepseek-v3 with llama-3.1-70b on the H200: why is its floor lower?",
+        ("Compare deepseek-v3 with llama-3.1-70b on the H200: why is its floor lower, with almost ten "
+         "times the weights? (Clue: what the summary says a step reads; \"Going deeper\" explains.)",
          {"model": "deepseek-v3", "hardware": "H200", "precision": "bf16"}),
         ("Put llama-3.1-8b on an M2-Ultra: what does its bandwidth cost?",
          {"model": "llama-3.1-8b", "hardware": "M2-Ultra", "precision": "bf16"}),

@@ -191,16 +191,21 @@ class RooflineExplorer(Explorer):
     things_to_try = (
         ("Find the batch where an 8192 × 8192 product turns compute-bound on a B200, then on an A100-80GB.",
          {"hardware": "B200", "operation": "matmul", "rows": 256}),
-        ("Switch to fp8 on the H100 and move M: does the knee move?",
+        ("Switch to fp8 on the H100 and move M: does the knee move? (Then back to bf16: the A100s "
+         "have no fp8 peak.)",
          {"hardware": "H100-SXM", "operation": "matmul", "precision": "fp8", "rows": 512}),
         ("Put decode attention on the A100-80GB at the largest batch: can it turn compute-bound?",
-         {"hardware": "A100-80GB", "operation": "decode attention", "rows": 65536}),
+         {"hardware": "A100-80GB", "operation": "decode attention", "precision": "bf16", "rows": 65536}),
         ("Make prefill attention memory-bound on a TPU v6e.",
-         {"hardware": "TPU-v6e", "operation": "prefill attention", "rows": 1, "length": 128}),
-        ("Put deepseek-v3's latent attention on an H200 in decode: which roof binds?",
-         {"hardware": "H200", "operation": "decode attention", "model": "deepseek-v3"}),
-        ("Give an A100-40GB decode attention for 256 sequences of 131,072 tokens.",
-         {"hardware": "A100-40GB", "operation": "decode attention", "rows": 256, "length": 131072}),
+         {"hardware": "TPU-v6e", "operation": "prefill attention", "precision": "bf16", "rows": 1,
+          "length": 128}),
+        ("Put deepseek-v3's latent attention on an H200 in decode with 4,096 cached tokens: which roof "
+         "binds? And with 128?",
+         {"hardware": "H200", "operation": "decode attention", "precision": "bf16", "model": "deepseek-v3",
+          "length": 4096}),
+        ("Give an A100-40GB the decode attention of llama-3.1-8b for 256 sequences of 131,072 tokens.",
+         {"hardware": "A100-40GB", "operation": "decode attention", "precision": "bf16",
+          "model": "llama-3.1-8b", "rows": 256, "length": 131072}),
     )
 
     def controls(self) -> dict:
