@@ -1,11 +1,14 @@
 """Lesson 08: the KV cache. Tables and figures of the lesson, and the context x batch explorer."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import ScalarFormatter
 
 from .. import kv, reference
+from ..parallelism import chips_to_serve, parallel_decode
 from ..display import Table
 from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
@@ -129,6 +132,22 @@ def cost_vs_context(setups, wanted_batch=256, usd_per_gpu_hour=2.0, threshold=20
 # --- the explorer ----------------------------------------------------------------------------
 CONTEXTS = np.unique(np.geomspace(128, 1_048_576, 56).round())
 BATCHES = np.unique(np.geomspace(1, 4096, 44).round())
+#: The context control's stops: powers of two, plus the 200k and 400k of the price tier.
+CONTEXT_STOPS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 200_000, 262_144, 400_000,
+                 524_288, 1_048_576)
+#: The batch control's stops: 1, 2, 3, 4, 6, 8, 12, ... 4096 (each about 1.4x the last).
+BATCH_STOPS = tuple(sorted({int(b) for k in range(13) for b in (2 ** k, 3 * 2 ** (k - 1)) if 1 <= b <= 4096}))
+#: Tensor-parallel all-reduces go over this link (the course's NVLink figures, lesson 10).
+LINK = "NVLink 4"
+
+
+def tensor_parallel_step(model, hardware, batch, context, chips, *, weight_bytes=2, kv_bytes=2):
+    """Seconds per decode step on ``chips`` chips in tensor parallelism, with the two
+    all-reduces per layer over :data:`LINK` (lesson 10), and the same without them (the
+    ideal, no communication). Returns ``(with_communication, ideal)``; broadcasts."""
+    step = parallel_decode(model, hardware, batch, context, tensor_parallel=chips, link=LINK,
+                           weight_bytes=weight_bytes, kv_bytes=kv_bytes)
+    return step.compute_seconds + step.all_reduce_seconds, step.compute_seconds
 
 
 def _edges(values):
@@ -137,12 +156,46 @@ def _edges(values):
     return 10 ** np.concatenate([[2 * logs[0] - middle[0]], middle, [2 * logs[-1] - middle[-1]]])
 
 
+#: The chips control's range (tensor parallelism over this many chips).
+MAX_CHIPS = 64
+
+
+def _fewest_chips(model, hardware, context, weight_bytes=2, kv_bytes=2):
+    """Fewest chips, up to :data:`MAX_CHIPS`, on which one sequence of ``context`` tokens
+    fits beside the weights as the map lays them out (``kv.max_batch``, tensor-parallel);
+    ``None`` if even :data:`MAX_CHIPS` are too few."""
+    return _fewest_by_name(get_model(model).name, get_hardware(hardware).name, int(context),
+                           weight_bytes, kv_bytes)
+
+
+@lru_cache(maxsize=256)
+def _fewest_by_name(model, hardware, context, weight_bytes, kv_bytes):
+    for chips in range(1, MAX_CHIPS + 1):
+        if kv.max_batch(model, hardware, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
+                        chips=chips) >= 1:
+            return chips
+    return None
+
+
 class KVMapExplorer(Explorer):
     """Context x batch: the decode step's time and the memory it needs, with the capacity
     wall (where the KV caches fill what the weights leave), the line where KV reads equal
     weight reads, and the compute-bound corner."""
 
     figsize = (10.0, 4.0)
+    things_to_try = (
+        ("An fp8 cache: the wall moves 2x.",
+         {"model": "llama-3.1-70b", "hardware": "H100-SXM", "chips": 8, "weights": "bf16", "kv_cache": "fp8"}),
+        ("deepseek-v3, 8 H200s, fp8: a tiny cache.",
+         {"model": "deepseek-v3", "hardware": "H200", "chips": 8, "weights": "fp8", "kv_cache": "bf16"}),
+        ("llama-3.1-405b at 1M tokens: the fewest H100s?",
+         {"model": "llama-3.1-405b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
+          "context": 1_048_576, "batch": 1,
+          "chips": _fewest_chips("llama-3.1-405b", "H100-SXM", 1_048_576)}),
+        ("64 chips: the all-reduces stay.",
+         {"model": "llama-3.1-70b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
+          "context": 200_000, "batch": 6, "chips": 64}),
+    )
 
     def controls(self) -> dict:
         import ipywidgets as widgets
@@ -150,13 +203,14 @@ class KVMapExplorer(Explorer):
             "model": widgets.Dropdown(options=list_models(), value="llama-3.1-70b", description="model"),
             "hardware": widgets.Dropdown(options=[h for h in list_hardware() if get_hardware(h).flops],
                                          value="H100-SXM", description="chip"),
-            "chips": widgets.Dropdown(options=[1, 2, 4, 8, 16, 32, 64], value=8, description="chips"),
+            "chips": widgets.IntSlider(value=8, min=1, max=MAX_CHIPS, description="chips"),
             "weights": widgets.ToggleButtons(options=["bf16", "fp8", "fp4"], value="bf16",
                                              description="weights"),
             "kv_cache": widgets.ToggleButtons(options=["bf16", "fp8"], value="bf16", description="KV cache"),
-            "context": widgets.IntSlider(value=200_000, min=1024, max=1_048_576, step=1024,
-                                         description="context"),
-            "batch": widgets.IntSlider(value=6, min=1, max=4096, description="batch"),
+            "context": widgets.SelectionSlider(options=[(f"{c:,}", c) for c in CONTEXT_STOPS], value=200_000,
+                                               description="context"),
+            "batch": widgets.SelectionSlider(options=[(f"{b:,}", b) for b in BATCH_STOPS], value=6,
+                                             description="batch"),
         }
 
     def draw(self, fig, **values) -> str:
@@ -189,7 +243,8 @@ class KVMapExplorer(Explorer):
                                         linestyle="--", linewidth=1.5, label="KV reads = weight reads")
         self._compute, = time_ax.step(CONTEXTS, CONTEXTS * 0 + 1, where="mid", color=PALETTE["yellow"],
                                       linewidth=1.5, label="compute-bound above/left of this")
-        time_ax.set(ylabel="batch (sequences per step)", title="decode step time (grey: does not fit)")
+        time_ax.set(ylabel="batch (sequences per step)",
+                    title="step time with all-reduces (grey: no fit)")
         memory_ax.set(title="weights + KV cache / memory")
         time_ax.legend(loc="upper right", fontsize=8, framealpha=0.8, frameon=True)
         self.moving = [self._time_mesh, self._memory_mesh, *self._walls, self._crossover,
@@ -201,11 +256,11 @@ class KVMapExplorer(Explorer):
         weight_bytes, kv_bytes = bytes_per_value(weights), bytes_per_value(kv_cache)
         b, c = BATCHES[:, None], CONTEXTS[None, :]
         step = decode_step(model, chip, b, c, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
+        seconds, _ = tensor_parallel_step(model, chip, b, c, chips, weight_bytes=weight_bytes, kv_bytes=kv_bytes)
         memory = chips * chip.memory_bytes
-        used = (kv.weight_memory_bytes(model, weight_bytes=weight_bytes)
-                + kv.kv_cache_bytes(model, c, b, kv_bytes=kv_bytes)) / memory
+        used = self._memory_used(model, chip, chips, weight_bytes, kv_bytes, b * c) / memory
         over = used > 1
-        self._time_mesh.set_array(np.ma.masked_array(step.seconds * 1e3, over).ravel())
+        self._time_mesh.set_array(np.ma.masked_array(seconds * 1e3, over).ravel())
         self._memory_mesh.set_array(np.ma.masked_array(np.minimum(used, 1), over).ravel())
 
         wall = kv.max_batch(model, chip, CONTEXTS, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
@@ -219,10 +274,11 @@ class KVMapExplorer(Explorer):
             marker.set_data([context], [batch])
 
         here = decode_step(model, chip, batch, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
+        with_links, ideal = tensor_parallel_step(model, chip, batch, context, chips,
+                                                 weight_bytes=weight_bytes, kv_bytes=kv_bytes)
         fits_here = int(kv.max_batch(model, chip, context, weight_bytes=weight_bytes, kv_bytes=kv_bytes,
                                      chips=chips))
-        need = kv.weight_memory_bytes(model, weight_bytes=weight_bytes) + float(
-            kv.kv_cache_bytes(model, context, batch, kv_bytes=kv_bytes))
+        need = float(self._memory_used(model, chip, chips, weight_bytes, kv_bytes, batch * context))
         crossover = float(kv.kv_weight_crossover_context(model, batch, weight_bytes=weight_bytes,
                                                          kv_bytes=kv_bytes))
         if fits_here < 1:
@@ -230,12 +286,43 @@ class KVMapExplorer(Explorer):
         elif batch > fits_here:
             verdict = f"<b>does not fit</b>: at most {fits_here:,} sequences of this context"
         else:
-            verdict = f"fits (up to {fits_here:,} sequences of this context)"
+            verdict = f"fits (up to {fits_here:,} sequence{'s' if fits_here > 1 else ''} of this context)"
         return (f"<b>{model.name}</b> on {chips} x {chip.name}, {weights} weights, {kv_cache} KV "
                 f"({bytes_label(model.kv_bytes_per_token(kv_bytes))} per token). "
-                f"Batch {batch:,} at context {context:,}: step <b>{seconds_label(float(here.seconds))}</b> "
-                f"({here.bound}-bound), needs {bytes_label(need)} of {bytes_label(memory)}: {verdict}. "
-                f"KV reads equal weight reads at context {crossover:,.0f} for this batch.")
+                f"Batch {batch:,} at context {context:,}: step <b>{seconds_label(float(with_links))}</b> "
+                f"({here.bound}-bound){self._communication(chips, with_links, ideal)}, needs {bytes_label(need)} of {bytes_label(memory)}: {verdict}. "
+                f"KV reads equal weight reads at context {crossover:,.0f} for this batch. "
+                f"{self._fewest_text(model, chip, context, weight_bytes, kv_bytes)}")
+
+
+    @staticmethod
+    def _memory_used(model, chip, chips, weight_bytes, kv_bytes, tokens):
+        """Bytes that ``tokens`` cached tokens and the weights take on ``chips`` chips, as
+        ``kv.max_batch`` places them: the memory left beside the weights holds
+        ``kv.kv_capacity_tokens`` tokens (fewer than its bytes / KV bytes per token where the
+        layout copies the cache onto several chips), so the map's grey area meets its wall."""
+        free = kv.free_memory_bytes(model, chip, weight_bytes=weight_bytes, chips=chips)
+        capacity = kv.kv_capacity_tokens(model, chip, weight_bytes=weight_bytes, kv_bytes=kv_bytes, chips=chips)
+        per_token = free / capacity if capacity > 0 else model.kv_bytes_per_token(kv_bytes)
+        return chips * chip.memory_bytes - free + tokens * per_token
+
+    @staticmethod
+    def _fewest_text(model, chip, context, weight_bytes, kv_bytes) -> str:
+        fewest = _fewest_chips(model, chip, context, weight_bytes, kv_bytes)
+        pooled = int(chips_to_serve(model, chip, weight_bytes=weight_bytes, kv_budget_bytes=float(
+            kv.kv_cache_bytes(model, context, 1, kv_bytes=kv_bytes))))
+        where = (f"<b>{fewest:,}</b>" if fewest else f"more than {MAX_CHIPS}")
+        text = f"Fewest {chip.name} chips that hold one sequence of this context: {where}"
+        if fewest != pooled:
+            text += f" (pooled memory, as a pipeline splits layers, would need {pooled:,}: lesson 10)"
+        return text + "."
+
+    @staticmethod
+    def _communication(chips, with_links, ideal):
+        if chips == 1:
+            return ""
+        return (f", of which {seconds_label(float(with_links - ideal))} are tensor-parallel all-reduces "
+                f"over {LINK} (lesson 10; ideal, no communication: {seconds_label(float(ideal))})")
 
 
 def _first_row(mask):

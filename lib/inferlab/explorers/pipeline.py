@@ -152,12 +152,24 @@ class PipelineExplorer(Explorer):
 
     figsize = (10.0, 4.0)
     context = 4096
+    _base = {"model": "llama-3.1-70b", "hardware": "H100-SXM", "precision": "bf16", "link": "NVLink 4",
+             "stages": 4, "tensor_parallel": 1, "micro_batches": 1, "micro_batch": 8}
+    things_to_try = (
+        ("4 micro-batches: 4x the tokens, the same latency.",
+         {**_base, "micro_batches": 4}),
+        ("8 micro-batches on 4 stages: the latency?", {**_base, "micro_batches": 8}),
+        ("llama-3.1-405b, 2 stages × TP 8, PCIe Gen4.",
+         {**_base, "model": "llama-3.1-405b", "stages": 2, "tensor_parallel": 8, "link": "PCIe Gen4"}),
+        ("deepseek-v3 in fp8, 128 per micro-batch: how many chips?",
+         {**_base, "model": "deepseek-v3", "precision": "fp8", "micro_batch": 128}),
+    )
     rounds = 2
     max_stages = 16
 
     def controls(self) -> dict:
         import ipywidgets as widgets
-        return {
+        style = {"description_width": "initial"}  # long names ("micro-batches") are not cut
+        controls = {
             "model": widgets.Dropdown(options=list(MODELS), value="llama-3.1-70b", description="model"),
             "hardware": widgets.Dropdown(options=list(CHIPS), value="H100-SXM", description="chip"),
             "precision": widgets.ToggleButtons(options=["bf16", "fp8"], value="bf16", description="weights"),
@@ -168,6 +180,9 @@ class PipelineExplorer(Explorer):
             "micro_batch": widgets.Dropdown(options=[1, 8, 32, 128], value=8,
                                             description="seqs / micro-batch"),
         }
+        for control in controls.values():
+            control.style = style
+        return controls
 
     def draw(self, fig, **values) -> str:
         left, right = fig.subplots(1, 2, width_ratios=[1.5, 1])

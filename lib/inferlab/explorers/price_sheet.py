@@ -7,9 +7,9 @@ import numpy as np
 
 from .. import economics
 from ..hardware import get_hardware, list_hardware
-from ..models import list_models
+from ..models import get_model, list_models
 from ..plotting import PALETTE
-from ..price_sheet import RATIOS, price_sheet, published_ratios, published_sheet, standard_rows
+from ..price_sheet import RATIOS, ProviderAssumptions, price_sheet, published_ratios, published_sheet, standard_rows
 from ..widgets import Explorer
 
 #: The sheet's prices in the order the figure shows them: (label, PriceSheet field).
@@ -47,6 +47,16 @@ class PriceSheetExplorer(Explorer):
 
     figsize = (10.0, 4.2)
     CONTEXTS = (1024, 4096, 16384, 65536)
+    _base = {"model": "llama-3.1-70b", "hardware": "H100-SXM", "chips": 8, "precision": "bf16",
+             "batch": 256, "utilisation": 0.5, "context": 4096, "margin": 0.5}
+    things_to_try = (
+        ("Raise the max batch to 1024: output falls, the fast tier's multiple grows.", {**_base, "batch": 1024}),
+        ("Utilisation 0.9 and margin 0: how close are you to DeepSeek's prices?",
+         {**_base, "utilisation": 0.9, "margin": 0.0}),
+        ("deepseek-v3 on 16 H100s in fp8: move the batch until output/input enters the published band.",
+         {**_base, "model": "deepseek-v3", "chips": 16, "precision": "fp8 weights"}),
+        ("An H200 at the same rent: which lines move?", {**_base, "hardware": "H200"}),
+    )
 
     def controls(self) -> dict:
         import ipywidgets as widgets
@@ -113,13 +123,23 @@ class PriceSheetExplorer(Explorer):
         self._theirs.set_ydata(theirs)
         their_ratios = published_sheet(provider, published_model)
         self._their_ratios.set_ydata([their_ratios[name] for name in RATIOS])
-        sheet = price_sheet(model=model, hardware=hardware, chips=int(chips), context=int(context),
-                            usd_per_gpu_hour=round(float(usd_per_gpu_hour), 2),
-                            batch=int(round(float(batch))), utilisation=round(float(utilisation), 2),
-                            margin=round(float(margin), 2), **PRECISIONS[precision])
+        settings = dict(model=model, hardware=hardware, chips=int(chips), context=int(context),
+                        usd_per_gpu_hour=round(float(usd_per_gpu_hour), 2),
+                        batch=int(round(float(batch))), utilisation=round(float(utilisation), 2),
+                        margin=round(float(margin), 2), **PRECISIONS[precision])
+        note = ""
+        try:
+            sheet = price_sheet(**settings)
+        except ValueError as error:  # one long sequence does not fit: price the model's own window
+            window = get_model(model).max_context
+            if "long_context" not in str(error) or not window:
+                raise
+            sheet = price_sheet(**settings, long_context=window, long_threshold=window // 2)
+            note = (f" One {ProviderAssumptions.long_context:,}-token sequence would not fit here, so the long "
+                    f"line prices the model's own window, {window:,} tokens, against half of it.")
         self._ours.set_ydata([getattr(sheet, field) for _, field in PRICES])
         self._our_ratios.set_ydata([sheet.ratios[name] for name in RATIOS])
-        return _summary(sheet, compare, theirs)
+        return _summary(sheet, compare, theirs) + note
 
 
 def _money(value) -> str:

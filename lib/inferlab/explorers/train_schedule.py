@@ -122,6 +122,29 @@ def compare_servers(model="llama-3.1-8b", hardware="H100-SXM", capacity=64, cont
                                f"one seat (one token) per request"), results
 
 
+#: The deployment whose decode steps the explorer prices (as in ``compare_servers``).
+DEPLOYMENT = dict(model="llama-3.1-8b", hardware="H100-SXM", context=1024)
+
+
+def steps_cost(result, usd_per_gpu_hour=None) -> tuple:
+    """Dollars per million tokens when the chip is paid for the steps the timetable runs:
+    each departure carries its filled seats (utilisation x seats, one token each) in one
+    :data:`DEPLOYMENT` decode step (roofline). A shorter interval at the same load boards
+    fewer sequences per step, so below the knee each token pays for more of the weight read.
+    Returns ``(usd_per_million_tokens, mean_batch, step_seconds, full_train_step_seconds)``."""
+    price = gpu_hour_price(DEPLOYMENT["hardware"]) if usd_per_gpu_hour is None else usd_per_gpu_hour
+    batch = max(result.utilisation * result.capacity, 1e-9)
+    table = _step_table(result.capacity)
+    step = float(np.interp(batch, np.arange(table.size), table))  # a mean batch need not be whole
+    full = float(table[-1])
+    return float(cost_per_million_tokens(step, batch, price)), batch, step, full
+
+
+@lru_cache(maxsize=16)
+def _step_table(capacity: int) -> np.ndarray:
+    return step_table(DEPLOYMENT["model"], DEPLOYMENT["hardware"], capacity, DEPLOYMENT["context"])
+
+
 @lru_cache(maxsize=16)
 def _unit_rate_stream(mean_burst: float, count: int, seed: int, mean_answer: int = 300):
     """Arrivals at one request per second (scaled by 1/rate for any rate: exact for these
@@ -158,15 +181,28 @@ class TrainScheduleExplorer(Explorer):
     """
 
     figsize = (9.0, 3.5)
+    # the rate slider moves in steps of 10 ** 0.05: 10 ** 3.4 = 2,512 requests/s (load 0.79)
+    _base = {"rate": 10 ** 3.4, "interval_ms": 20, "capacity": 64, "mean_burst": 1, "answer_tokens": 1}
+    things_to_try = (
+        ("16 seats: overload.",
+         {**_base, "capacity": 16}),
+        ("Bursts of 8: the p99 grows.",
+         {**_base, "mean_burst": 8}),
+        ("Half the interval: half the wait, dearer tokens.",
+         {**_base, "interval_ms": 10}),
+        ("300-token answers: the p99 grows.",
+         {**_base, "rate": 10 ** 0.9, "answer_tokens": 300}),
+    )
     count = 30_000
     knee_count = 6_000
+    bins = 40
     knee_loads = np.array([0.1, 0.3, 0.5, 0.65, 0.8, 0.9, 0.95, 1.0, 1.1, 1.25, 1.4])
 
     def controls(self) -> dict:
         import ipywidgets as widgets
         style = {"description_width": "initial"}
         return {
-            "rate": widgets.FloatLogSlider(value=2400, base=10, min=0, max=4.5, step=0.05,
+            "rate": widgets.FloatLogSlider(value=2400, base=10, min=0, max=4.5, step=0.05, readout_format=".3r",
                                            description="arrivals per s", style=style),
             "interval_ms": widgets.FloatSlider(value=20, min=2, max=50, step=1,
                                                description="interval (ms)", style=style),
@@ -181,11 +217,11 @@ class TrainScheduleExplorer(Explorer):
 
     def draw(self, fig, rate, interval_ms, capacity, mean_burst, answer_tokens=1) -> str:
         left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
-        self._edges = np.geomspace(1e-3, 300.0, 91)
-        self._hist = left.stairs(np.zeros(90), self._edges * 1e3, fill=True, color=PALETTE["sky"])
+        self._edges = np.geomspace(1e-3, 1.0, self.bins + 1)
+        self._hist = left.stairs(np.zeros(self.bins), self._edges * 1e3, fill=True, color=PALETTE["sky"])
         self._p50 = left.axvline(1, color=PALETTE["blue"], linewidth=2, label="p50")
         self._p99 = left.axvline(1, color=PALETTE["vermillion"], linewidth=2, label="p99")
-        left.set(xscale="log", xlim=(1, 3e5), ylim=(0, 0.5), xlabel="time to first token (ms, log)",
+        left.set(xscale="log", xlim=(1, 1e3), ylim=(0, 0.5), xlabel="time to first token (ms, log)",
                  ylabel="fraction of requests", title="time to first token")
         left.legend(loc="upper right")
         self._knee, = right.plot(self.knee_loads, np.ones(len(self.knee_loads)), color=PALETTE["blue"],
@@ -196,7 +232,7 @@ class TrainScheduleExplorer(Explorer):
         right.axvspan(1.0, 1.5, color=PALETTE["vermillion"], alpha=0.08)
         right.set(yscale="log", ylim=(0.01, 1e4), xlim=(0, 1.5), xlabel=self._load_label(answer_tokens),
                   ylabel="mean wait (intervals T, log)", title="wait against load")
-        self._right = right
+        self._right, self._left = right, left
         right.legend(loc="upper left", fontsize=8)
         self.moving = [self._hist, self._p50, self._p99, self._knee, self._here]
         return self.update(rate, interval_ms, capacity, mean_burst, answer_tokens)
@@ -221,17 +257,22 @@ class TrainScheduleExplorer(Explorer):
                              base.output_tokens[:self.knee_count], knee_rate, mean_burst)
             knee.append(simulate_fixed_interval(short, interval, capacity).wait.mean() / interval)
         ttft = self._show(result, knee)
-        cost = result.cost_per_million_tokens(gpu_hour_price("H100-SXM"))
-        latency = result.stats("latency")
         warning = f"<br><b style='color:#D55E00'>{result.message}</b>" if result.message else ""
-        return (f"{float(rate):,.0f} requests/s (bursts of {mean_burst:g} on average) to a train every "
+        return (f"{float(rate):,.0f} one-token requests/s (bursts of {mean_burst:g} on average) to a train every "
                 f"<b>{interval * 1e3:.0f} ms</b> with <b>{capacity} seats</b>: offered load "
                 f"<b>{result.offered_load:.2f}</b>, seats filled <b>{result.utilisation:.0%}</b>. "
                 f"Wait: mean {result.wait.mean() * 1e3:.1f} ms (T/2 = {interval * 500:.1f} ms). "
-                f"Time to first token p50 <b>{ttft['p50'] * 1e3:.1f} ms</b>, p99 <b>{ttft['p99'] * 1e3:.1f} ms</b>; "
-                f"whole answer (300 tokens on average, its later tokens not queued) p99 {latency['p99']:.2f} s. "
-                f"{result.tokens_per_second:,.0f} seats filled per second (one token each); one H100 at "
-                f"${gpu_hour_price('H100-SXM'):.2f}/h: <b>${cost:.2f} per million of them</b>.{warning}")
+                f"Time to first token p50 <b>{ttft['p50'] * 1e3:.1f} ms</b>, p99 <b>{ttft['p99'] * 1e3:.1f} ms</b>. "
+                f"{self._cost_text(result)}{warning}")
+
+    @staticmethod
+    def _cost_text(result) -> str:
+        cost, batch, step, full = steps_cost(result)
+        late = (f" <b>A full train's step ({result.capacity} seats) takes {seconds_label(full)}, longer than "
+                f"the interval: one H100 cannot keep this timetable.</b>" if full > result.interval else "")
+        return (f"{result.tokens_per_second:,.0f} tokens/s; each departure carries {batch:,.3g} sequences in one "
+                f"{DEPLOYMENT['model']} step of {seconds_label(step)} (roofline, one H100): "
+                f"<b>${cost:.3g} per million tokens</b> of chip time at ${gpu_hour_price('H100-SXM'):.2f}/h.{late}")
 
     @staticmethod
     def _load_label(answer_tokens) -> str:
@@ -241,8 +282,26 @@ class TrainScheduleExplorer(Explorer):
 
     def _show(self, result, knee):
         """Move the artists: the TTFT histogram, its p50 and p99, the knee and the star."""
+        # The axis spans whole decades around the data (the fastest to the p99.9), so the
+        # histogram fills it. A new axis means a full redraw (~0.4 s), so the axis only
+        # changes when the data leave it or use less than half its decades. Overload keeps
+        # the axis: its waits only say how long we simulated (the summary says so in red),
+        # and they pile up at the right edge.
+        low, high = np.percentile(result.ttft, [0.0, 99.9])
+        need = (np.floor(np.log10(max(low, 1e-5))), np.ceil(np.log10(max(high, low * 1.01))))
+        have = (np.log10(self._edges[0]), np.log10(self._edges[-1]))
+        fitted = have[0] <= need[0] and need[1] <= have[1] and have[1] - have[0] <= 2 * (need[1] - need[0])
+        if not (fitted or result.overloaded):
+            self._edges = np.geomspace(10.0 ** need[0], 10.0 ** need[1], self.bins + 1)
+            self._left.set_xlim(self._edges[0] * 1e3, self._edges[-1] * 1e3)
+            self.invalidate()
         counts, _ = np.histogram(np.clip(result.ttft, self._edges[0], self._edges[-1] * 0.999), self._edges)
-        self._hist.set_data(counts / len(result.ttft))
+        fractions = counts / len(result.ttft)
+        top = self._left.get_ylim()[1]
+        if not (fractions.max() * 1.05 <= top <= max(5 * fractions.max(), 0.1) or result.overloaded):
+            self._left.set_ylim(0, next(y for y in (0.1, 0.2, 0.5, 1.0) if y >= fractions.max() * 1.05 or y == 1.0))
+            self.invalidate()
+        self._hist.set_data(fractions, self._edges * 1e3)
         ttft = result.stats("ttft")
         self._p50.set_xdata([ttft["p50"] * 1e3] * 2)
         self._p99.set_xdata([ttft["p99"] * 1e3] * 2)
@@ -260,7 +319,6 @@ class TrainScheduleExplorer(Explorer):
         # as the histogram (about 70 ms once per answer, seats and burst, then cached).
         knee = _seat_holding_knee(answer, seats, mean_burst, tuple(self.knee_loads.tolist()), self.count)
         ttft = self._show(result, knee)
-        cost = result.cost_per_million_tokens(gpu_hour_price("H100-SXM"))
         latency = result.stats("latency")
         warning = f"<br><b style='color:#D55E00'>{result.message}</b>" if result.message else ""
         mean_tokens = float(requests.output_tokens.mean())
@@ -274,6 +332,4 @@ class TrainScheduleExplorer(Explorer):
                 f"seats per departure. Seats filled <b>{result.utilisation:.0%}</b>. Wait: mean "
                 f"{seconds_label(result.wait.mean())} (T/2 = {interval * 500:.1f} ms). Time to first token p50 "
                 f"<b>{seconds_label(ttft['p50'])}</b>, p99 <b>{seconds_label(ttft['p99'])}</b>; whole answer p99 "
-                f"{seconds_label(latency['p99'])}. {result.tokens_per_second:,.0f} tokens per second (every "
-                f"output token); one H100 at ${gpu_hour_price('H100-SXM'):.2f}/h: "
-                f"<b>${cost:.2f} per million tokens</b>.{warning}")
+                f"{seconds_label(latency['p99'])}. {self._cost_text(result)}{warning}")
