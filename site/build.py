@@ -126,7 +126,7 @@ sphinx:
     extensions: [sphinx_togglebutton, sphinx_copybutton, myst_nb, jupyter_book, sphinx_comments,
                  sphinx_external_toc, sphinx.ext.intersphinx, sphinx_design, sphinx_book_theme]
     mathjax_path: ../mathjax/tex-svg.js
-    html_extra_path: ["_mathjax"]
+    html_extra_path: ["_extra"]
     nb_execution_raise_on_error: true
     nb_merge_streams: true
     nb_ipywidgets_js: {{}}
@@ -166,8 +166,11 @@ def prepare(out: Path) -> Path:
     (src / "_toc.yml").write_text(_toc(lessons, docs), encoding="utf-8")
     (src / "_config.yml").write_text(_config(repository(), (out / "cache").resolve()), encoding="utf-8")
     shutil.copytree(HERE / "_static", src / "_static")
-    (src / "_mathjax" / "mathjax").mkdir(parents=True)
-    shutil.copy(_mathjax(), src / "_mathjax" / "mathjax" / "tex-svg.js")
+    (src / "_extra" / "mathjax").mkdir(parents=True)
+    shutil.copy(_mathjax(), src / "_extra" / "mathjax" / "tex-svg.js")
+    # browsers ask every page's site root for /favicon.ico (the redirecting index.html has no
+    # <link rel="icon">): a PNG under that name answers them
+    shutil.copy(HERE / "_static" / "favicon.png", src / "_extra" / "favicon.ico")
     return src
 
 
