@@ -60,7 +60,7 @@ def test_every_answer_gets_a_verdict_about_the_answer(answer, status):
 def test_the_issues_examples():
     assert grade("01.tokens-per-second", 5e-324).status == "wrong"
     assert grade("00.bf16-bytes", 10 ** 400).status == "wrong"
-    assert grade("02.gemv-intensity", np.complex128(1 + 1j)).status == "type"
+    assert grade("02.ridge-h200", np.complex128(1 + 1j)).status == "type"
     assert grade(" 01.rule-of-thumb ", 4.8e-3).qid == "01.rule-of-thumb"
     assert grade(" 01.rule-of-thumb ", 4.8e-3).status != "unknown"
 

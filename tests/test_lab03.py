@@ -221,3 +221,23 @@ def test_roofline_explorer_models_latent_attention_in_decode():
                           length=length)["bound"] == "memory"
     with pytest.raises(ValueError, match="latent"):
         operation_cost("H200", "prefill attention", model="deepseek-v3")
+
+
+# --- the prediction uses what the machine can stream (review of lesson 03) --------------------
+def test_best_read_is_the_faster_of_the_two_reads():
+    # A busy 2-core VM measured 31.1 GB/s with one thread and 15.2 GB/s with two.
+    busy = measure.Bandwidth(read=15.2e9, copy=1e10, read_one_thread=31.1e9, array_bytes=1, threads=2, repeats=1)
+    assert busy.best_read == 31.1e9
+    idle = measure.Bandwidth(read=40e9, copy=1e10, read_one_thread=12e9, array_bytes=1, threads=8, repeats=1)
+    assert idle.best_read == 40e9
+
+
+def test_roofline_table_reads_in_tera_for_the_h100():
+    from inferlab.measure_figures import roofline_table
+    from inferlab.roofline_fit import RooflineFit
+    mine = RooflineFit(peak_flops=100e9, bandwidth=20e9)
+    rows = roofline_table(mine).rows
+    # the H100's best sweep rates: 786 TFLOP/s over 2.244 TB/s (see the test above)
+    assert rows[1]["peak"] == "786 TFLOP/s" and rows[1]["bandwidth"] == "2.24 TB/s"
+    assert rows[0]["peak"] == "100 GFLOP/s" and rows[0]["bandwidth"] == "20 GB/s"
+    assert rows[0]["ridge (FLOP/byte)"] == "5"                   # 100e9 / 20e9

@@ -139,7 +139,8 @@ def test_measured_speedup_tells_bandwidth_from_flops():
 def test_generation_table_rows():
     table = bw.generation_table()
     assert [r["chip"] for r in table.rows] == ["A100-80GB", "H100-SXM", "H200", "B200"]
-    assert table.rows[2]["FLOP/s x"] == table.rows[1]["FLOP/s x"]  # H200 = H100 compute
+    assert table.rows[2]["bf16 TFLOP/s (x)"] == table.rows[1]["bf16 TFLOP/s (x)"] == "989 (3.17)"  # 989 / 312
+    assert table.rows[2]["TB/s (x)"] == "4.8 (2.35)"                                  # 4.8 / 2.039
 
 
 @pytest.mark.parametrize("call, argument", [

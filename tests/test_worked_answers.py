@@ -116,11 +116,8 @@ WORKED = [
     ("01.fraction-explained", L8["read_at_batch_1"] * 2 / H100_BANDWIDTH
      / measured_decode("decode_sdpa_cudagraph", 1, 128), {}),                         # 0.68
     ("01.chips-for-405b", math.ceil(L405["total"] * 2 / H100_MEMORY), {}),            # 10
-    ("01.batch-floor", "above", {}),
     # lesson 02
-    ("02.gemv-intensity", 2 * 8192 * 8192 / ((8192 + 8192 * 8192 + 8192) * 2), {}),  # 0.9998
     ("02.ridge-h200", H200_BF16 / H200_BANDWIDTH, {}),                                # 206
-    ("02.bound-m512", "compute", {}),  # 2*512*8192^2 / ((512*8192*2 + 8192^2)*2) = 455 > 295
     ("02.gemv-bandwidth", median(p["bytes"] / p["seconds"] for p in GEMV), {}),
     ("02.w8a16-knee", H100_BF16 * 1 / (2 * H100_BANDWIDTH), {}),                      # 148
     ("02.decode-attention", 4 * 32 * 128 * 8192                                       # FLOPs per layer
@@ -137,18 +134,12 @@ WORKED = [
      + 0.2 * L8["read_at_batch_1"] * 2 / H100_PCIE_H2D, {}),
     ("04.offload-budget", 1 / (H100_MEASURED_BW / H100_PCIE_H2D - 1), {}),            # 1.8 %
     ("04.predicted-speedup", H200_MEASURED_BW / H100_MEASURED_BW, {}),                # memory-bound
-    ("04.which-ratio", "flops", {}),
-    ("04.batch-fits", math.floor((H200_MEMORY - L70["total"] * 1)
-                                 / (8192 * L70["kv_bytes_per_token"])), {}),           # 29
     # lesson 05 (Horowitz, ISSCC 2014: 640 pJ DRAM 32-bit read, 0.2 pJ int8 mult, 5 pJ 8 KB SRAM
     # 32-bit read, 3.7 pJ fp32 mult)
     ("05.dram-ratio", 640 / 0.2, {}),
-    ("05.sram-ratio", 5 / 3.7, {}),
-    ("05.flops-per-weight", 2 * J_PER_BYTE / J_PER_FLOP, {}),                         # 203
     ("05.joules-per-token", decode_joules_per_token(L70, 1, 1024), {}),
     ("05.electricity", decode_joules_per_token(L8, 256, 1024) * 1e6 / 3.6e6 * 0.12,
      dict(usd_per_kwh=0.12)),
-    ("05.long-context", "no", {}),
     # compute J/token = (2 x matmul + attention x context) x J/FLOP reaches movement J/token
     # = weights x J/byte / batch + (context + 1) x KV bytes x J/byte: solve for the batch
     ("05.crossover", L70["read_at_batch_1"] * 2 * J_PER_BYTE

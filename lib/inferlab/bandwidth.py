@@ -76,23 +76,23 @@ GENERATIONS = ("A100-80GB", "H100-SXM", "H200", "B200")
 
 
 def generation_table(chips=GENERATIONS, dtype="bf16") -> Table:
-    """Bandwidth, dense peak FLOP/s and capacity of each chip, and each relative to the
-    first: how the generations grew."""
+    """Bandwidth, dense peak FLOP/s and capacity of each chip, each with its ratio to the
+    first's in brackets (how the generations grew), and the ridge point. Seven narrow
+    columns, so that the table fits a notebook cell."""
     chips = [get_hardware(c) for c in chips]
     first = chips[0]
     rows = []
     for chip in chips:
         rows.append({
             "chip": chip.name, "year": chip.year, "memory": chip.memory_type,
-            "bandwidth (TB/s)": f"{chip.memory_bandwidth / 1e12:.3g}",
-            f"{dtype} TFLOP/s": f"{chip.peak_flops(dtype) / 1e12:.0f}",
-            "capacity (GB)": f"{chip.memory_bytes / 1e9:.0f}",
-            "bandwidth x": f"{chip.memory_bandwidth / first.memory_bandwidth:.2f}",
-            "FLOP/s x": f"{chip.peak_flops(dtype) / first.peak_flops(dtype):.2f}",
-            "capacity x": f"{chip.memory_bytes / first.memory_bytes:.2f}",
-            "ridge (FLOP/byte)": f"{chip.ridge_point(dtype):.0f}",
+            "TB/s (x)": f"{chip.memory_bandwidth / 1e12:.3g} ({chip.memory_bandwidth / first.memory_bandwidth:.2f})",
+            f"{dtype} TFLOP/s (x)": f"{chip.peak_flops(dtype) / 1e12:.0f} "
+                                   f"({chip.peak_flops(dtype) / first.peak_flops(dtype):.2f})",
+            "GB (x)": f"{chip.memory_bytes / 1e9:.0f} ({chip.memory_bytes / first.memory_bytes:.2f})",
+            "ridge": f"{chip.ridge_point(dtype):.0f}",
         })
-    return Table(rows, caption=f"Spec-sheet figures (dense {dtype}); 'x' = relative to {first.name}")
+    return Table(rows, caption=f"Spec-sheet figures (dense {dtype}); (x): relative to {first.name}; "
+                               "ridge in FLOP per byte")
 
 
 def measured_speedup(kernel: str = "sdpa") -> dict:

@@ -369,6 +369,13 @@ class Bandwidth:
     repeats: int
     quick: bool = False
 
+    @property
+    def best_read(self) -> float:
+        """The faster of the two reads, bytes/s: what this machine has shown it can stream.
+        Usually every core together; on a busy machine one thread can win, because the
+        other threads wait for cores that other programs hold."""
+        return max(self.read, self.read_one_thread)
+
 
 def default_array_bytes() -> int:
     """Twice the last-level cache, at least 128 MiB and at most 256 MiB (so that it also fits

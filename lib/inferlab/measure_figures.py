@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from . import reference
+from .display import Table
 from .plotting import MEASURED, PALETTE, figure, seconds_label
 from .roofline import matmul_bytes, matmul_flops
 from .roofline_fit import RooflineFit, fit_sweep, knee_rows
@@ -63,7 +64,7 @@ def lab_rooflines(measurement, device: str = "h100"):
     roofline_panel(axes[0], measurement.sweep, measurement.fit, color=PALETTE["blue"],
                    title=f"your machine ({machine.cores} cores, float32)"
                          + (" · quick mode" if measurement.quick else ""),
-                   read_bandwidth=measurement.bandwidth.read, read_label="large-array read")
+                   read_bandwidth=measurement.bandwidth.best_read, read_label="large-array read")
     name = reference.CATALOGUE_NAME[reference._device(device)]
     roofline_panel(axes[1], reference.gemm_sweep(device, "bf16"), color=PALETTE["vermillion"],
                    title=f"reference: {name} (bf16, measured)",
@@ -71,6 +72,21 @@ def lab_rooflines(measurement, device: str = "h100"):
     if panels == 3:
         roofline_panel(axes[2], measurement.gpu_sweep, color=PALETTE["green"], title="your GPU (bf16)")
     return fig, axes
+
+
+def _flops_text(flops: float) -> str:
+    scale, unit = _flops_unit(flops)
+    return f"{flops / scale:.3g} {unit}"
+
+
+def roofline_table(fit: RooflineFit, device: str = "h100"):
+    """The learner's fitted roofline beside the reference ``device``'s (its bf16 sweep), as a
+    Table: bandwidth and peak each in a readable unit (GB/s or TB/s, GFLOP/s or TFLOP/s)."""
+    name = reference.CATALOGUE_NAME[reference._device(device)]
+    roofs = (("yours (float32)", fit), (f"{name} (bf16, shipped)", reference.measured_roofline(device)))
+    return Table([{"machine": label, "bandwidth": _bandwidth_text(roof.bandwidth),
+                   "peak": _flops_text(roof.peak_flops), "ridge (FLOP/byte)": f"{roof.ridge:.3g}"}
+                  for label, roof in roofs], caption="rooflines fitted to the measured sweeps")
 
 
 def sweep_times(sweep: dict, fit: RooflineFit | None = None, *, bytes_per_value: float = 4, ax=None,

@@ -48,10 +48,5 @@ register(
              expected=lambda: int(chips_to_hold("llama-3.1-405b", "H100-SXM", weight_bytes=2)),
              unit="chips", rtol=0.0, close_rtol=0.0,
              hint="weights in bytes / memory per chip, rounded up to a whole chip."),
-    Exercise("01.batch-floor",
-             "At batch 64, is the llama-3.1-8b decode step on an H100 below, at or above the floor?",
-             expected=lambda: "above", choices=("below", "at", "above"),
-             hint="a bigger batch reads the same weights, plus more KV cache, plus more FLOPs.",
-             explanation="the weights are read once whatever the batch; the KV cache adds bytes."),
 )
 

@@ -4,14 +4,9 @@ import numpy as np
 
 from .. import reference
 from ..hardware import get_hardware
-from ..intensity import decode_attention_intensity, knee_batch, matmul_intensity
+from ..intensity import decode_attention_intensity, knee_batch
 from ..models import get_model
 from . import Exercise, register
-
-
-def _bound_of_m512():
-    chip = get_hardware("H100-SXM")
-    return "compute" if matmul_intensity(512, 8192, 8192) > chip.ridge_point("bf16") else "memory"
 
 
 def _gemv_bandwidth():
@@ -26,20 +21,10 @@ def _decode_attention():
 
 
 register(
-    Exercise("02.gemv-intensity",
-             "Arithmetic intensity of X[1, 8192] @ W[8192, 8192] in bf16 (X, W and the output "
-             "moved once each).",
-             expected=lambda: matmul_intensity(1, 8192, 8192), unit="FLOP per byte",
-             hint="FLOPs = 2 m k n; bytes = (m k + k n + m n) x 2 for bf16."),
     Exercise("02.ridge-h200",
              "The ridge point of an H200 in dense bf16.",
              expected=lambda: get_hardware("H200").ridge_point("bf16"), unit="FLOP per byte",
              hint="peak FLOP/s divided by memory bandwidth in bytes/s."),
-    Exercise("02.bound-m512",
-             "X[512, 8192] @ W[8192, 8192] in bf16 on an H100 SXM: memory- or compute-bound?",
-             expected=_bound_of_m512, choices=("memory", "compute"),
-             hint="compare the product's FLOP per byte with the H100's ridge point.",
-             explanation="its intensity (about 455 FLOP/byte) is above the ridge (about 295)."),
     Exercise("02.gemv-bandwidth",
              "The bandwidth the measured bf16 GEMV (M = 1, K = N = 8192) achieved on the H100: "
              "median over the runs.",

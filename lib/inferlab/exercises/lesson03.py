@@ -37,7 +37,7 @@ register(
              "Predicted batch-1 decode step of the stack: the bytes it must move / your read bandwidth.",
              expected=_predicted_step, unit="seconds",
              hint="stack.step_bytes() gives the bytes (weights, inputs and outputs); divide by "
-                  "bandwidth.read in bytes/s."),
+                  "bandwidth.best_read in bytes/s."),
     Exercise("03.fraction-explained",
              "Your predicted step as a fraction of your timed step.",
              expected=lambda predicted, measured: predicted / measured,
@@ -48,5 +48,5 @@ register(
              "bandwidth is (the H100's / yours).",
              expected=lambda bandwidth: reference.measured_bandwidth("h100") / bandwidth,
              unit="(a ratio)",
-             hint="reference.measured_bandwidth('h100') / bandwidth.read, both in bytes/s."),
+             hint="reference.measured_bandwidth('h100') / bandwidth.best_read, both in bytes/s."),
 )

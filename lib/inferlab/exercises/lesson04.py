@@ -1,9 +1,7 @@
 """Lesson 04 exercises: bandwidth, not capacity."""
 
 from .. import reference
-from ..bandwidth import (batch_that_fits, offload_fraction_for_slowdown, offload_step_seconds,
-                         predicted_speedup)
-from ..hardware import get_hardware
+from ..bandwidth import offload_fraction_for_slowdown, offload_step_seconds, predicted_speedup
 from ..memory import memory_system
 from ..roofline import latency_floor, weight_bytes_needed
 from . import Exercise, register
@@ -46,19 +44,4 @@ register(
              expected=lambda: float(predicted_speedup(1, 128)), unit="(a ratio)",
              hint="memory-bound: the ratio of the measured bandwidths, "
                   "reference.measured_bandwidth('h200') / reference.measured_bandwidth('h100')."),
-    Exercise("04.which-ratio",
-             "At batch 768 (context 128), which spec ratio predicts the measured H200/H100 "
-             "speed-up: 'bandwidth' or 'flops'?",
-             expected=lambda: "flops", choices=("bandwidth", "flops"),
-             hint="in bf16 each 2-byte weight does 2 FLOPs per sequence, so batch 768 does about "
-                  "768 FLOPs per weight byte: past both ridges (295 and 206 FLOP/byte).",
-             explanation="past the ridge the step is compute-bound, and both cards have the same "
-                         "Hopper tensor cores: speed-up about 1.0."),
-    Exercise("04.batch-fits",
-             "How many sequences of 8192 tokens (bf16 KV cache) fit on one H200 beside "
-             "llama-3.1-70b in fp8?",
-             expected=lambda: batch_that_fits("llama-3.1-70b", get_hardware("H200").memory_bytes, 8192,
-                                             weight_bytes=1),
-             unit="sequences", rtol=0.0, close_rtol=0.1,
-             hint="(the H200's usable 143,771 MiB = 150.75e9 bytes - weights) / (8192 x KV bytes per token); round down."),
 )

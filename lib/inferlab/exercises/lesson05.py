@@ -1,19 +1,11 @@
 """Lesson 05 exercises: the energy of moving data."""
-import numpy as np
-
-from ..energy import (compute_overtakes_movement, decode_energy, fetch_to_operation_ratio,
-                      weight_fetch_in_flops)
+from ..energy import compute_overtakes_movement, decode_energy, fetch_to_operation_ratio
 from . import Exercise, register
 
 
 def _electricity(usd_per_kwh):
     energy = decode_energy("llama-3.1-8b", "H100-SXM", 256, 1024)
     return energy.electricity_cost_per_million_tokens(usd_per_kwh)
-
-
-def _long_context_answer():
-    batch = compute_overtakes_movement("llama-3.1-8b", "H100-SXM", 32768)
-    return "no" if np.isinf(batch) else "yes"
 
 
 register(
@@ -24,19 +16,6 @@ register(
              hint="640 pJ for the read, 0.2 pJ for the multiply.",
              explanation="that is the '1000x' path: off-chip DRAM feeding cheap 8-bit arithmetic "
                          "(800x if you count only the 8 bits the multiply needs)."),
-    Exercise("05.sram-ratio",
-             "Horowitz 45 nm: a 32-bit read from an 8 KB SRAM over a 32-bit FP multiply.",
-             expected=lambda: fetch_to_operation_ratio("sram_8kb_32b", "fp32_mult", per="access"),
-             unit="(a ratio: pJ / pJ)",
-             hint="5 pJ for the read, 3.7 pJ for the multiply.",
-             explanation="a small SRAM next to the multiplier costs about as much as the multiply: "
-                         "nowhere near 1000x."),
-    Exercise("05.flops-per-weight",
-             "On the measured H100 (whole card, above idle), how many bf16 FLOPs cost as much "
-             "energy as fetching one bf16 weight (2 bytes) from HBM?",
-             expected=lambda: weight_fetch_in_flops("H100-SXM"), unit="FLOPs",
-             hint="2 x pJ_per_byte_above_idle / pJ_per_flop_above_idle, from "
-                  "reference.load('h100')['energy']."),
     Exercise("05.joules-per-token",
              "Joules per generated token of llama-3.1-70b on one H100 at batch 1, context 1024 "
              "(weights + KV + compute + idle).",
@@ -53,12 +32,4 @@ register(
              expected=lambda: compute_overtakes_movement("llama-3.1-70b", "H100-SXM", 1024),
              unit="sequences", rtol=0.03,
              hint="compare decode_energy(...).compute with .movement over a range of batches."),
-    Exercise("05.long-context",
-             "At context 32768, does compute energy per token ever overtake movement for "
-             "llama-3.1-8b on an H100, however large the batch?",
-             expected=_long_context_answer, choices=("yes", "no"),
-             hint="batching shares the weights, not the KV cache: compare KV joules per token "
-                  "with compute joules per token.",
-             explanation="each sequence reads its own 32k-token cache every step; batching "
-                         "cannot share it, so movement wins at any batch."),
 )

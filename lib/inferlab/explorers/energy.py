@@ -59,11 +59,11 @@ def energy_vs_batch(model="llama-3.1-8b", hardware="H100-SXM", context=1024, ax=
     crossover = compute_overtakes_movement(model, hardware, context)
     if np.isfinite(crossover) and crossover <= BATCH_GRID[-1]:
         ax.axvline(crossover, color=PALETTE["vermillion"], linestyle=":",
-                   label=f"compute > weights + KV from batch {crossover:.0f}")
+                   label=f"compute > movement\nfrom batch {crossover:.0f}")
     over = np.asarray(e.exceeds_power_limit)
     if over.any():
         ax.axvspan(BATCH_GRID[over.argmax()], BATCH_GRID[-1], color="0.9", zorder=0,
-                   label="needs more than the power limit")
+                   label="over the\npower limit")
     chip = chip_energy(hardware)
     ax.set(xscale="log", yscale="log", xlabel="batch (sequences per step)",
            ylabel="joules per generated token (log)",
@@ -73,8 +73,8 @@ def energy_vs_batch(model="llama-3.1-8b", hardware="H100-SXM", context=1024, ax=
         secondary = ax.secondary_yaxis("right", functions=(
             lambda j: j * 1e6 / 3.6e6 * usd_per_kwh, lambda c: c * 3.6e6 / 1e6 / usd_per_kwh))
         secondary.set_ylabel(f"\\$ per million tokens at \\${usd_per_kwh:g}/kWh (log)")
-    ax.set_ylim(bottom=float(np.min([np.min(v) for v in e.parts().values()])) / 100)  # room for the legend
-    ax.legend(loc="lower left", fontsize=8)
+    ax.set_ylim(bottom=float(np.min([np.min(v) for v in e.parts().values()])) / 300)  # room for the legend
+    ax.legend(loc="lower left", ncols=2, fontsize=10)
     return ax
 
 
