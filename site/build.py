@@ -91,8 +91,22 @@ def _toc(lessons, docs) -> str:
     lines += [f"      - file: lessons/{p.stem}" for p in lessons]
     if docs:
         lines += ["  - caption: For readers and instructors", "    chapters:"]
-        lines += [f"      - file: docs/{p.stem}" for p in docs]
+        lines += [f"      - file: docs/{p.with_suffix('').as_posix()}" for p in docs]
     return "\n".join(lines) + "\n"
+
+
+#: The order of the pages from docs/ on the site (others follow, alphabetically).
+DOCS_FIRST = ("summary.md", "instructor/README.md", "instructor/lessons.md", "setup/README.md")
+
+
+def _docs() -> list:
+    """Every Markdown page under docs/, relative to it, in reading order."""
+    root = ROOT / "docs"
+    if not root.is_dir():
+        return []
+    pages = sorted(p.relative_to(root) for p in root.rglob("*.md"))
+    first = [Path(name) for name in DOCS_FIRST if Path(name) in pages]
+    return first + [p for p in pages if p not in first]
 
 
 def _config(repo: str, cache: Path) -> str:
@@ -128,6 +142,7 @@ sphinx:
     mathjax_path: ../mathjax/tex-svg.js
     html_extra_path: ["_extra"]
     nb_execution_raise_on_error: true
+    myst_heading_anchors: 3
     nb_merge_streams: true
     nb_ipywidgets_js: {{}}
     suppress_warnings: ["mystnb.unknown_mime_type"]
@@ -155,13 +170,9 @@ def prepare(out: Path) -> Path:
         notebook = prepare_notebook(json.loads(path.read_text(encoding="utf-8")))
         (src / "lessons" / path.name).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
                                                  encoding="utf-8")
-    docs = sorted((ROOT / "docs").glob("*.md")) if (ROOT / "docs").is_dir() else []
+    docs = _docs()
     if docs:
-        (src / "docs").mkdir()
-        for path in docs:
-            shutil.copy(path, src / "docs" / path.name)
-        for folder in (p for p in (ROOT / "docs").iterdir() if p.is_dir()):
-            shutil.copytree(folder, src / "docs" / folder.name)
+        shutil.copytree(ROOT / "docs", src / "docs")
     (src / "intro.md").write_text(_overview(), encoding="utf-8")
     (src / "_toc.yml").write_text(_toc(lessons, docs), encoding="utf-8")
     (src / "_config.yml").write_text(_config(repository(), (out / "cache").resolve()), encoding="utf-8")

@@ -72,8 +72,9 @@ def test_the_site_has_every_lesson_and_doc(site):
     pages = set(_pages(site))
     for notebook in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb")):
         assert f"lessons/{notebook.stem}.html" in pages
-    for doc in sorted((ROOT / "docs").glob("*.md")) if (ROOT / "docs").is_dir() else []:
-        assert f"docs/{doc.stem}.html" in pages
+    for doc in sorted((ROOT / "docs").rglob("*.md")):
+        page = doc.relative_to(ROOT).with_suffix(".html").as_posix()
+        assert page in pages, f"{page} is missing from the site"
     assert "intro.html" in pages and "search.html" in pages
 
 
