@@ -202,7 +202,7 @@ class RequestExplorer(Explorer):
     batches = np.unique(np.geomspace(1, 1024, 48).round())
 
     things_to_try = (
-        ("With a 2,048-token prompt, raise the batch: does an output token get below 5x an "
+        ("With a 2,048-token prompt, raise the batch: does an output token get below 5× an "
          "input token before the KV cache stops fitting (the warning)?",
          {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
         ("Do the same on an H200 (more bandwidth, more memory).", {"hardware": "H200"}),
