@@ -59,10 +59,6 @@ def decode_seconds(m, batch, context, bandwidth=H100_BANDWIDTH, peak=H100_BF16, 
     return max(nbytes / chips / bandwidth, flops / chips / peak)
 
 
-def positive_root(a, b, c):
-    return (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
-
-
 def reference(device="h100_sxm", date="2026-11-27"):
     text = resources.files("inferlab").joinpath(f"data/reference/{device}_{date}.json").read_text()
     return json.loads(text)
@@ -90,7 +86,6 @@ def gemm_points(ref=H100_REF):
 
 
 GEMV = [p for p in gemm_points() if (p["M"], p["K"], p["N"]) == (1, 8192, 8192)]
-H100_MEASURED_PEAK = max(p["flops"] / p["seconds"] for p in gemm_points())
 ENERGY = H100_REF["energy"]
 J_PER_BYTE = ENERGY["hbm_copy"]["pJ_per_byte_above_idle"] * 1e-12
 J_PER_FLOP = ENERGY["bf16_gemm_8192"]["pJ_per_flop_above_idle"] * 1e-12
@@ -148,9 +143,7 @@ WORKED = [
     # lesson 06
     ("06.cost-per-million", decode_seconds(L8, 256, 1024) * 2.0 / 3600 / 256 * 1e6, {}),
     ("06.knee-h100", H100_BF16 * 2 / (2 * H100_BANDWIDTH), {}),                       # 295
-    ("06.measured-knee", H100_MEASURED_PEAK * 2 / (2 * H100_MEASURED_BW), {}),
     ("06.deepseek-knee", H100_FP8 * 1 / (2 * H100_BANDWIDTH) * 256 / 8, {}),          # 9,452
-    ("06.deepseek-bound", "memory", {}),                                               # 256 < 295
     ("06.tier-batch-shrink", 2.5 * 6, {}),  # cost/token = step/batch: (6 x 2.5) smaller batch
     # lesson 07: intensity = FLOPs / bytes of a 2048-token prefill and of a batch-1 decode step
     ("07.intensities", ((2 * (L8["matmul"] - L8["head"]) * 2048 + 2 * L8["head"]
@@ -159,48 +152,34 @@ WORKED = [
      / ((2 * L8["matmul"] + L8["attention_flops_per_position"] * 2048)
         / (L8["read_at_batch_1"] * 2 + 2049 * L8["kv_bytes_per_token"])), {}),
     # lesson 07
-    ("07.prefill-vs-decode", (1024 / measured_prefill(1024))
-     / (1 / measured_decode("decode_sdpa_cudagraph", 1, 128)), {}),
     ("07.measured-ratio", (measured_decode("decode_sdpa_cudagraph", 64, 1024) / 64)
      / (measured_prefill(1024) / 1024), {}),
-    # a P (P + 1) / 2 = 2 B P + 2 H (B: matmul weights without the head H, run once): the
-    # positive root of a P^2 + (a - 4 B) P - 4 H = 0
-    ("07.attention-crossover", positive_root(L8["attention_flops_per_position"],
-                                             L8["attention_flops_per_position"] - 4 * (L8["matmul"] - L8["head"]),
-                                             -4 * L8["head"]), {}),
     ("07.cache-hit", 131_072 / H100_PCIE_H2D / (measured_prefill(1024) / 1024), {}),
     # lesson 08
     ("08.kv-bytes", 2 * 80 * 8 * 128 * 2, {}),                                        # 327,680
-    ("08.mla-ratio", (2 * 126 * 8 * 128 * 2) / (61 * (512 + 64) * 2), {}),             # 7.3
     ("08.max-batch", math.floor((8 * H100_MEMORY - L70["total"] * 2)
                                 / (131_072 * L70["kv_bytes_per_token"])), {}),          # 12
-    ("08.crossover", L8["read_at_batch_1"] * 2 / (16 * L8["kv_bytes_per_token"]), {}),  # 7,158
     ("08.bound-200k", "memory", {}),
     ("08.splitkv-speedup", measured_decode("decode_sdpa_cudagraph", 1, 65536)
      / measured_decode("decode_splitkv_cudagraph", 1, 65536), {}),
     # lesson 09
     ("09.mean-wait", H100_MEMORY / H100_BANDWIDTH / 2, {}),                           # 12.8 ms
-    ("09.ttft-fast", 1.5 * decode_seconds(L70, 16, 4096, chips=8), {}),
     # one seat, load 0.9: T/2 + E[Q] / rate with E[Q] = 0.81 / (2 x 0.1), rate = 0.9 / T
     ("09.knee-one-seat", 0.5 + (0.9 ** 2 / (2 * (1 - 0.9))) / 0.9, {}),              # 5.0
     ("09.cost-ratio", (decode_seconds(L70, 16, 4096, chips=8) / 16)
      / (decode_seconds(L70, 256, 4096, chips=8) / 256), {}),
     ("09.overload-wait", (3500 * 0.020 / 64 - 1) * 60, {}),                           # 5.6 s
-    ("09.which-server", "continuous", {}),
     # lesson 10
     ("10.chips-405b-bf16", math.ceil(L405["total"] * 2 / H100_MEMORY), {}),           # 10
-    ("10.chips-405b-fp8", math.ceil((L405["total"] * 1 + 100e9) / H100_MEMORY), {}),   # 6
     ("10.all-reduce", 10e-6 + 2 * (8 - 1) / 8 * (32 * 8192 * 2) / NVLINK4_ONE_WAY, {}),  # 12 µs
     ("10.bubble", 1 / 4, {}),   # one micro-batch: each of 4 stages works a quarter of the time
-    ("10.expert-batch", 256 * 256 / 8, {}),                                           # 8,192
     # lesson 11: llama-3.1-8b, batch 64, context 1024, $2/GPU-hour, 50 % utilisation, 50 % margin
     ("11.hand-output", decode_seconds(L8, 64, 1024) / 64 * 2.0 / 3600 * 1e6 / 0.5 / (1 - 0.5), {}),
     # lesson 11
-    ("11.deepseek-cost", 8 * 2.0 / 3600 / 14_800 * 1e6, {}),                          # $0.30
     ("11.deepseek-margin", 1 - 87_072 / 562_027, {}),                                 # 0.845
 ]
 # Worked elsewhere or by a simulation the lesson runs, not a closed form (tested in their own
-# modules): 07.request-cost (below), 08.cost-step, 10.pp-over-tp, 10.pcie-limit,
+# modules): 07.request-cost (below), 08.cost-step, 10.pp-over-tp,
 # 11.break-even-utilisation, 11.furthest-ratio, 03.predicted-step (test_measure.py).
 
 
@@ -225,7 +204,7 @@ def test_request_cost_by_hand():
 
 def test_every_exercise_is_worked_or_listed():
     worked = {w[0] for w in WORKED} | {"07.request-cost"}
-    elsewhere = {"08.cost-step", "10.pp-over-tp", "10.pcie-limit", "11.break-even-utilisation",
+    elsewhere = {"08.cost-step", "10.pp-over-tp", "11.break-even-utilisation",
                  "11.furthest-ratio", "03.predicted-step"}
     every = {e.qid for lesson in (f"{n:02d}" for n in range(12)) for e in exercises_for(lesson)}
     assert every - worked - elsewhere == set()

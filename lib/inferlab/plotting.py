@@ -71,11 +71,12 @@ def bytes_label(nbytes) -> str:
 
 
 def roofline(hardware=("H100-SXM",), dtype: str = "bf16", ax=None, intensity=(0.1, 1e4),
-             points=None, label_points: str = "measured"):
+             points=None, label_points: str = "measured", ridge_label_offset=(6, -14)):
     """Log-log roofline (attainable FLOP/s against FLOP per byte) for one or more chips.
 
     ``points``: optional (intensity, flop_per_second) arrays drawn as measured markers.
-    Ridge points are marked. Returns the axes.
+    Ridge points are marked, each labelled ``ridge_label_offset`` points from its marker.
+    Returns the axes.
     """
     if ax is None:
         _, ax = figure()
@@ -89,7 +90,7 @@ def roofline(hardware=("H100-SXM",), dtype: str = "bf16", ax=None, intensity=(0.
         ridge = peak / bandwidth
         ax.plot([ridge], [peak / 1e12], marker="D", color=color, markersize=6)
         ax.annotate(f"ridge {ridge:.0f}", (ridge, peak / 1e12), textcoords="offset points",
-                    xytext=(6, -14), fontsize=9, color=color)
+                    xytext=ridge_label_offset, fontsize=9, color=color)
     if points is not None:
         ax.plot(points[0], np.asarray(points[1]) / 1e12, color=PALETTE["black"],
                 label=label_points, **MEASURED)

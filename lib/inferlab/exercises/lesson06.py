@@ -1,6 +1,5 @@
 """Lesson 06 exercises: batching, the knee, the MoE knee, fast tiers."""
 
-from .. import reference
 from ..batching import batch_shrink_for_tier, batch_sweep, knee_batch, moe_knee_batch
 from . import Exercise, register
 
@@ -14,11 +13,6 @@ def _cost_at_256():
     return float(curves.usd_per_million_tokens(DEEPSEEK_USD_PER_GPU_HOUR))
 
 
-def _deepseek_bound():
-    knee = knee_batch("H100-SXM", weight_bytes=1, compute_dtype="fp8")
-    return "memory" if 256 < knee else "compute"
-
-
 register(
     Exercise("06.cost-per-million",
              "Dollars per million output tokens for llama-3.1-8b on one H100 SXM at batch 256, "
@@ -30,23 +24,12 @@ register(
              "The knee B* of an H100 SXM with bf16 weights (2 bytes each), from its spec sheet.",
              expected=lambda: knee_batch("H100-SXM"), unit="tokens",
              hint="peak FLOP/s x bytes per weight / (2 x bandwidth): 989e12 x 2 / (2 x 3.35e12)."),
-    Exercise("06.measured-knee",
-             "The same knee with the H100's measured bandwidth and best measured GEMM FLOP/s.",
-             expected=lambda: knee_batch(reference.measured_hardware("h100")), unit="tokens",
-             hint="reference.measured_hardware('h100') is a chip with the measured figures."),
     Exercise("06.deepseek-knee",
              "The knee of deepseek-v3's routed experts (256 experts, top-8) on an H100-class chip "
              "with fp8 weights (1 byte) and fp8 compute.",
              expected=lambda: moe_knee_batch("H100-SXM", 256, 8, weight_bytes=1, compute_dtype="fp8"),
              unit="tokens per decode step",
              hint="B* with fp8 (peak fp8 FLOP/s x 1 byte / (2 x bandwidth)), times experts / top_k."),
-    Exercise("06.deepseek-bound",
-             "DeepSeek reports about 256 tokens per expert in decoding. With fp8 on an H100-class "
-             "chip, is an expert's matrix product memory-bound or compute-bound?",
-             expected=_deepseek_bound, choices=("memory", "compute"),
-             hint="compare 256 tokens with the fp8 knee of one matrix product (B*, not B* x E/k).",
-             explanation="256 is just under B* (about 295), which matches DeepSeek's own words: "
-                         "'the bottleneck is memory access rather than computation'."),
     Exercise("06.tier-batch-shrink",
              "A fast tier is 2.5 times faster per user at 6 times the price per token. If price "
              "tracks cost, how many times smaller is its batch?",

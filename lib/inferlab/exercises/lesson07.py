@@ -1,8 +1,7 @@
 """Lesson 07 exercises: prefill against decode, and the price of output tokens."""
 
 from .. import reference, serving
-from ..explorers.prefill_decode import (measured_decode_tokens_per_second,
-                                         measured_output_input_ratio,
+from ..explorers.prefill_decode import (measured_output_input_ratio,
                                          measured_prefill_tokens_per_second)
 from ..roofline import decode_step, prefill_step
 from . import Exercise, register
@@ -24,20 +23,6 @@ register(
                                / decode_step(MODEL, CHIP, 1, 2048).intensity),
              unit="(a ratio)",
              hint="il.prefill_step(...).intensity / il.decode_step(...).intensity."),
-    Exercise("07.prefill-vs-decode",
-             "How many times more tokens per second does the measured H100 prefill of a "
-             "1024-token prompt process than the measured batch-1 decode (context 128) makes?",
-             expected=lambda: (measured_prefill_tokens_per_second("h100", 1024)
-                               / measured_decode_tokens_per_second("h100", 1, 128)),
-             unit="(a ratio)",
-             hint="prompt / seconds for the prefill, 1 / seconds for the decode step."),
-    Exercise("07.attention-crossover",
-             "At what prompt length do attention's FLOPs equal the matrix products' FLOPs in a "
-             "llama-3.1-8b prefill?",
-             expected=lambda: serving.attention_crossover_prompt(MODEL), unit="tokens",
-             hint="per token: 2 x (matmul_params - head_params) (the output head runs once per "
-                  "prompt, for its last token) against (P + 1) / 2 x "
-                  "prefill_attention_flops_per_pair. Solve for P."),
     Exercise("07.measured-ratio",
              "Measured cost of an output token over an input token: decode at batch 64, context "
              "1024, against the prefill of a 1024-token prompt (H100).",

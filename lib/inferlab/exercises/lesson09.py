@@ -27,12 +27,6 @@ register(
              expected=lambda: hbm_drain_seconds("H100-SXM") / 2, unit="seconds",
              hint="arrivals land at a uniformly random point of the interval: on average halfway.",
              quantity="the wait: an arrival waits half an interval on average, not a whole one"),
-    Exercise("09.ttft-fast",
-             "Mean time to first token at low load on the batch-16 timetable of llama-3.1-70b on 8 H100s.",
-             expected=lambda: 1.5 * fleet_step(16), unit="seconds",
-             hint="the wait for the departure (T/2) plus the step that makes the token (T), with "
-                  "T = decode_step(..., 16, 4096, chips=8).seconds.",
-             quantity="the time: half an interval of waiting plus one whole step"),
     Exercise("09.knee-one-seat",
              "Mean wait, in intervals, at offered load 0.9 when every departure has one seat.",
              expected=lambda: timetable_queue(0.9 / 0.02, 0.02, 1)["mean_wait"] / 0.02,
@@ -50,10 +44,4 @@ register(
              "that arrives 60 s later wait?",
              expected=lambda: overload_wait_slope(3500, 0.020, 64) * 60, unit="seconds",
              hint="the wait grows by (rate x T / seats - 1) seconds per second of arrivals."),
-    Exercise("09.which-server",
-             "One request every ten intervals: which server gives the shorter mean wait?",
-             expected=lambda: "continuous", choices=("fixed interval", "continuous"),
-             hint="the timetable makes every request wait for the next departure, even when the "
-                  "chip is idle.",
-             explanation="an idle continuous server starts a step the moment a request arrives."),
 )

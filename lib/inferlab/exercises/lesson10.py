@@ -15,12 +15,6 @@ register(
              expected=lambda: par.chips_to_serve("llama-3.1-405b", "H100-SXM", weight_bytes=2),
              unit="chips", rtol=0.0, close_rtol=0.0,
              hint="weight bytes / 85.52e9 usable bytes per chip (nvidia-smi's 81,559 MiB, not the vendor's 80 GB), rounded up to a whole chip."),
-    Exercise("10.chips-405b-fp8",
-             "How many H100s hold llama-3.1-405b's weights in fp8 plus a 100 GB KV budget?",
-             expected=lambda: par.chips_to_serve("llama-3.1-405b", "H100-SXM", weight_bytes=1,
-                                                 kv_budget_bytes=100e9),
-             unit="chips", rtol=0.0, close_rtol=0.0,
-             hint="(1 byte x parameters + 100e9) / 85.52e9 usable bytes per chip, rounded up."),
     Exercise("10.all-reduce",
              "One all-reduce of llama-3.1-70b's activations for 32 tokens (bf16) over 8 H100s on "
              "NVLink 4, with the table's 10 µs per collective.",
@@ -42,17 +36,4 @@ register(
                                                   micro_batches=1).busy_fraction,
              unit="(a fraction between 0 and 1)",
              hint="each stage works on the one micro-batch, then waits for the other three."),
-    Exercise("10.pcie-limit",
-             "From which tensor-parallel degree do the all-reduces of llama-3.1-70b (bf16, batch 1, "
-             "context 4096) over PCIe Gen5 take at least as long as its compute on H100s?",
-             expected=lambda: par.communication_dominates_at("llama-3.1-70b", "H100-SXM", 1, 4096,
-                                                             link="PCIe Gen5"),
-             unit="chips", rtol=0.0, close_rtol=0.0,
-             hint="par.communication_dominates_at(model, chip, batch, context, link=...)."),
-    Exercise("10.expert-batch",
-             "DeepSeek-V3 routes each token to 8 of 256 experts. How many tokens must a decode "
-             "step carry for each expert to get 256 tokens?",
-             expected=lambda: par.batch_for_tokens_per_expert("deepseek-v3", 256),
-             unit="tokens", rtol=0.0, close_rtol=0.0,
-             hint="tokens per expert = batch x k / E; solve for the batch."),
 )

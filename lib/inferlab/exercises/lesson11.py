@@ -2,7 +2,7 @@
 
 import math
 
-from .. import economics, price_sheet
+from .. import price_sheet
 from . import Exercise, register
 
 #: The simple case of exercise 1: llama-3.1-8b on one H100 at $2 per GPU-hour.
@@ -14,12 +14,6 @@ DEEPSEEK = dict(model="deepseek-v3", hardware="H100-SXM", chips=16, weight_bytes
                 # DeepSeek-V3 reads at most 163,840 tokens (its config) and serves 128k; with
                 # data-parallel attention one sequence's whole cache sits on one chip
                 long_context=128_000, long_threshold=64_000)
-
-
-def _deepseek_decode_cost():
-    report = price_sheet.serving_report("DeepSeek")
-    return economics.cost_per_million_tokens(1.0, report["decode_tokens_per_second_per_node"],
-                                             report["usd_per_gpu_hour"], chips=report["gpus_per_node"])
 
 
 def _deepseek_margin():
@@ -46,12 +40,6 @@ register(
              hint="il.decode_step(...).seconds / 64 x ($2 / 3600 s) x 1e6 is the cost at full use; "
                   "divide by the utilisation and by (1 - margin).",
              quantity="the dollars: dividing by 50 % utilisation doubles the cost, and so does a 50 % margin"),
-    Exercise("11.deepseek-cost",
-             "DeepSeek's decode nodes make 14.8k output tokens/s per node of 8 H800s, at its assumed $2 per "
-             "GPU-hour: the cost per million output tokens of that decode time.",
-             expected=_deepseek_decode_cost, unit="$ per million tokens",
-             hint="a node costs 8 x $2 per hour = 16 / 3600 dollars per second; divide by 14 800 tokens per "
-                  "second, times a million (economics.cost_per_million_tokens(1.0, 14_800, 2.0, chips=8))."),
     Exercise("11.deepseek-margin",
              "DeepSeek reported a 'cost profit margin of 545%' ($562,027 theoretical revenue against $87,072 "
              "cost per day). What gross margin is that: the share of the revenue that is not cost?",

@@ -47,14 +47,16 @@ def phases_on_the_roofline(device: str = "h100", model: str = MODEL, ax=None):
     on the chip's roofline: each measured step at the intensity the model gives it and the
     FLOP/s it reached (model FLOPs / measured seconds)."""
     chip = get_hardware(reference.CATALOGUE_NAME[device])
-    ax = roofline(chip.name, ax=ax, intensity=(0.3, 3e4))
+    # the ridge's label above the roof, left of its marker: below it sit the measured points
+    ax = roofline(chip.name, ax=ax, intensity=(0.3, 3e4), ridge_label_offset=(-58, 6))
     pre = reference.prefill_steps(device)
     cost = prefill_step(model, chip, pre["prompt"])
     ax.plot(cost.intensity, cost.flops / pre["seconds"] / 1e12, color=PALETTE["vermillion"],
             marker="s", linestyle="-", linewidth=1, label="prefill, one prompt (measured)")
     for prompt, x, y in zip(pre["prompt"], cost.intensity, cost.flops / pre["seconds"] / 1e12):
-        if prompt in (16, 2048, 16384):
-            ax.annotate(f"{prompt} tokens", (x, y), textcoords="offset points", xytext=(-22, 7),
+        if prompt in (16, 2048, 16384):  # the short prompt's label below its point, clear of decode's
+            ax.annotate(f"{prompt} tokens", (x, y), textcoords="offset points",
+                        xytext=(4, -12) if prompt == 16 else (-22, 7),
                         fontsize=8, color=PALETTE["vermillion"])
     dec = reference.decode_steps(device, "sdpa")
     pick = (dec["context"] == 128) & (dec["run"] == 1)
@@ -200,7 +202,7 @@ class RequestExplorer(Explorer):
     batches = np.unique(np.geomspace(1, 1024, 48).round())
 
     things_to_try = (
-        ("With a 2,048-token prompt, raise the batch: does an output token get below 5x an "
+        ("With a 2,048-token prompt, raise the batch: does an output token get below 5× an "
          "input token before the KV cache stops fitting (the warning)?",
          {"model": "llama-3.1-8b", "prompt": 2048, "batch": 256}),
         ("Do the same on an H200 (more bandwidth, more memory).", {"hardware": "H200"}),
@@ -250,6 +252,9 @@ class RequestExplorer(Explorer):
                                        PALETTE["orange"], PALETTE["blue"]])
         right.set_yticks([0, 1], ["time", "cost"])
         right.set(xlim=(0, 1), xlabel="share of the request", title="where it goes")
+        right.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0", "25 %", "50 %", "75 %", "100 %"])
+        right.get_xticklabels()[-1].set_horizontalalignment("right")  # inside the figure's edge
+        fig.get_layout_engine().set(w_pad=0.12)  # and a margin at the figure's right edge
         right.invert_yaxis()
         right.legend(self._bars, ["first token (prefill)", "the rest (decode)", "input", "output"],
                      loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=8)
