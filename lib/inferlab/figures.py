@@ -9,18 +9,25 @@ from .plotting import MEASURED, PALETTE, figure
 from .roofline import decode_step, latency_floor
 
 
-def decode_vs_batch(device: str = "h100", context: int = 128, model: str = "llama-3.1-8b",
-                    ax=None, measured_roofline: bool = True):
-    """Measured decode step time against batch at one context length, with the spec-sheet
-    roofline, the roofline with measured bandwidth and FLOP/s, and the latency floor."""
-    if ax is None:
-        _, ax = figure()
+def measured_decode_steps(device: str, context: int):
+    """``(chip, data, pick)``: the catalogue chip of a reference ``device``, its measured
+    decode steps (``reference.decode_steps``, SDPA) and the mask of those at ``context``."""
     chip = get_hardware(reference.CATALOGUE_NAME[device])
     data = reference.decode_steps(device, "sdpa")
     pick = data["context"] == context
     if not pick.any():
         raise ValueError(f"no {device} decode measurement at context {context}; "
                          f"measured contexts: {sorted(set(data['context'].tolist()))}")
+    return chip, data, pick
+
+
+def decode_vs_batch(device: str = "h100", context: int = 128, model: str = "llama-3.1-8b",
+                    ax=None, measured_roofline: bool = True):
+    """Measured decode step time against batch at one context length, with the spec-sheet
+    roofline, the roofline with measured bandwidth and FLOP/s, and the latency floor."""
+    if ax is None:
+        _, ax = figure()
+    chip, data, pick = measured_decode_steps(device, context)
     batch = np.unique(np.concatenate([np.geomspace(1, data["batch"][pick].max(), 200).round(),
                                       data["batch"][pick]]))
     ax.plot(batch, decode_step(model, chip, batch, context).seconds * 1e3,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from .. import reference
 from ..display import Table
+from ..figures import measured_decode_steps
 from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, bytes_label, figure, seconds_label
@@ -40,12 +40,7 @@ def steps_against_floor(device: str = "h100", context: int = 128, model: str = "
     alone. Returns the axes."""
     if ax is None:
         _, ax = figure(height=3.6)
-    chip = get_hardware(reference.CATALOGUE_NAME[device])
-    data = reference.decode_steps(device, "sdpa")
-    pick = data["context"] == context
-    if not pick.any():
-        raise ValueError(f"no {device} decode measurement at context {context}; "
-                         f"measured contexts: {sorted(set(data['context'].tolist()))}")
+    chip, data, pick = measured_decode_steps(device, context)
     floor = latency_floor(model, chip)
     ax.axhline(floor * 1e3, color=PALETTE["vermillion"], linewidth=2,
                label=f"latency floor: weight bytes / {chip.memory_bandwidth / 1e12:.3g} TB/s = "
