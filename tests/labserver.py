@@ -227,10 +227,14 @@ def _source(cell):
     return "".join(cell["source"])
 
 
+# The static figure is an image output either earlier in the explorer's own cell (static()
+# and widget() in one cell) or in the code cell before it.
 EXPLORERS = """() => Array.from(document.querySelectorAll('.inferlab-explorer')).map((el) => {
   let cell = el.closest('.jp-Cell'), previous = cell && cell.previousElementSibling, staticFigure = false;
+  if (cell) staticFigure = Array.from(cell.querySelectorAll('.jp-OutputArea-output img')).some(
+    (img) => !el.contains(img) && (img.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING));
   while (previous && !previous.classList.contains('jp-CodeCell')) previous = previous.previousElementSibling;
-  if (previous) staticFigure = previous.querySelectorAll('.jp-OutputArea-output img').length > 0;
+  if (previous && !staticFigure) staticFigure = previous.querySelectorAll('.jp-OutputArea-output img').length > 0;
   return {staticFigure};
 })"""
 
