@@ -121,7 +121,7 @@ def cost_vs_context(setups, wanted_batch=256, usd_per_gpu_hour=2.0, threshold=20
         ax.plot(context, point.usd_per_million, color=colour, label=label)
     ax.axvline(threshold, color=PALETTE["black"], linestyle=":", linewidth=1.5)
     ax.annotate(f"{threshold // 1000}k price threshold", (threshold, ax.get_ylim()[1]),
-                xytext=(4, -12), textcoords="offset points", fontsize=9)
+                xytext=(-4, -12), textcoords="offset points", ha="right", fontsize=9)  # left: clear of the curves
     ax.set(xscale="log", yscale="log", xlabel="context (tokens per sequence)",
            ylabel="$ per million output tokens",
            title=f"Decode cost when memory caps the batch (at most {wanted_batch}; ${usd_per_gpu_hour:g}/GPU-hour)")
@@ -186,7 +186,7 @@ class KVMapExplorer(Explorer):
     things_to_try = (
         ("An fp8 cache: the wall moves 2x.",
          {"model": "llama-3.1-70b", "hardware": "H100-SXM", "chips": 8, "weights": "bf16", "kv_cache": "fp8"}),
-        ("deepseek-v3, 8 H200s, fp8: a tiny cache.",
+        ("deepseek-v3, 8 H200s, fp8 weights: tiny cache.",
          {"model": "deepseek-v3", "hardware": "H200", "chips": 8, "weights": "fp8", "kv_cache": "bf16"}),
         ("llama-3.1-405b at 1M tokens: the fewest H100s?",
          {"model": "llama-3.1-405b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
