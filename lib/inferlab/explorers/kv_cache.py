@@ -13,7 +13,7 @@ from ..display import Table
 from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, bytes_label, figure, seconds_label
-from ..roofline import bytes_per_value, decode_step
+from ..roofline import bytes_per_value, decode_step, kv_heads_stored
 from ..widgets import Explorer
 
 ATTENTION_NAMES = {"mha": "multi-head", "gqa": "grouped-query", "mqa": "multi-query",
@@ -287,6 +287,10 @@ class KVMapExplorer(Explorer):
             verdict = f"<b>does not fit</b>: at most {fits_here:,} sequences of this context"
         else:
             verdict = f"fits (up to {fits_here:,} sequence{'s' if fits_here > 1 else ''} of this context)"
+        copies = float(kv._kv_replication(model, chips, "auto"))  # the layout kv.max_batch assumes
+        if copies > 1:  # e.g. 64 chips, 8 KV heads: why the cache needs 8x the bytes
+            verdict += (f"; the cache takes {copies:.3g}x its bytes, as {chips} chips share "
+                        f"{kv_heads_stored(model):g} KV heads and a head cannot be split")
         return (f"<b>{model.name}</b> on {chips} x {chip.name}, {weights} weights, {kv_cache} KV "
                 f"({bytes_label(model.kv_bytes_per_token(kv_bytes))} per token). "
                 f"Batch {batch:,} at context {context:,}: step <b>{seconds_label(float(with_links))}</b> "
