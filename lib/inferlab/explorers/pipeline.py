@@ -114,7 +114,7 @@ def tensor_parallel_figure(models=("llama-3.1-70b", "llama-3.1-405b"), hardware=
             rows.append({"model": name, "link": link, "fits from (chips)": fits_from,
                          "TP=8 latency": seconds_label(eight.token_seconds),
                          "of which all-reduces": f"{eight.communication_share:.0%}",
-                         "all-reduces ≥ compute from TP =": at if at is not None else "beyond 64"})
+                         "all-reduces ≥ compute from (chips)": at if at is not None else "beyond 64"})
         ax.plot(DEGREES, step.compute_seconds * 1e3, color=PALETTE["black"], linestyle=":",
                 label="compute alone (ideal 1/N)")
         ax.axvspan(0.7, fits_from - 0.05, color="#d9d9d9", alpha=0.6, lw=0)
