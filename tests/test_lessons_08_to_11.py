@@ -69,6 +69,18 @@ def test_kv_explorer_names_the_fewest_chips_and_the_slider_reaches_it():
     assert "not one sequence" in explorer._summary.value
 
 
+def test_kv_explorer_says_why_many_chips_need_more_cache_bytes():
+    """Llama 3.1 70B has 8 KV heads: on 64 chips each head is held by 64 / 8 = 8 chips, so the
+    cache of 6 sequences of 200k tokens takes 8x its 6 x 200,000 x 327,680 bytes; on 8 chips
+    nothing is copied and the summary says nothing about it."""
+    explorer = kv_cache.KVMapExplorer()
+    explorer.widget()
+    explorer._controls["chips"].value = 64
+    assert "the cache takes 8x its bytes, as 64 chips share 8 KV heads" in explorer._summary.value
+    explorer._controls["chips"].value = 8
+    assert "cache takes" not in explorer._summary.value
+
+
 def test_kv_explorer_context_and_batch_controls_are_logarithmic():
     for stops in (kv_cache.CONTEXT_STOPS, kv_cache.BATCH_STOPS):
         ratios = np.diff(np.log2(stops))

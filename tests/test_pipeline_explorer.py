@@ -32,3 +32,16 @@ def test_timeline_bars_match_the_settings():
     explorer.widget()
     assert len(explorer._bars.get_paths()) == explorer.rounds * 2 * 3
     assert np.isfinite(explorer.redraw_seconds).all()
+
+
+def test_summary_names_only_the_communication_there_is():
+    """TP 1 has no all-reduce and one stage no hop: no "0 ns" in the summary."""
+    explorer = PipelineExplorer()
+    explorer.widget()
+    summary = lambda: explorer._summary.value
+    assert "hops" in summary() and "all-reduces" not in summary()      # 4 stages x TP 1
+    explorer._controls["stages"].value = 1
+    explorer._controls["tensor_parallel"].value = 8
+    assert "all-reduces" in summary() and "hops" not in summary() and "0 ns" not in summary()
+    explorer._controls["tensor_parallel"].value = 1
+    assert "no communication" in summary() and "<b>1 chip</b>" in summary()

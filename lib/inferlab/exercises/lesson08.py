@@ -49,5 +49,6 @@ register(
     Exercise("08.splitkv-speedup",
              "Measured on the H100 at batch 1 and 65,536 tokens: SDPA step time / split-KV step time.",
              expected=lambda: _measured("sdpa") / _measured("splitkv"), unit="(a ratio)",
-             hint="reference.decode_steps('h100', 'sdpa') and ('h100', 'splitkv'); take the median of the runs."),
+             hint="reference.decode_steps('h100', 'sdpa') and ('h100', 'splitkv'); take the median of the runs.",
+             quantity="the speed-up: the SDPA step's seconds over the split-KV step's, both at batch 1 and 65 536 tokens"),
 )

@@ -25,7 +25,9 @@ register(
     Exercise("09.mean-wait",
              "Mean wait for the next departure at low load when trains leave every H100 HBM drain time.",
              expected=lambda: hbm_drain_seconds("H100-SXM") / 2, unit="seconds",
-             hint="arrivals land at a uniformly random point of the interval: on average halfway.",
+             hint="arrivals land at a uniformly random point of the interval: on average halfway. "
+                  "The interval is the usable memory (85.52e9 bytes: nvidia-smi's 81,559 MiB, not the "
+                  "vendor's 80 GB) / 3.35e12 bytes/s, as schedule.hbm_drain_seconds computes.",
              quantity="the wait: an arrival waits half an interval on average, not a whole one"),
     Exercise("09.knee-one-seat",
              "Mean wait, in intervals, at offered load 0.9 when every departure has one seat.",

@@ -35,5 +35,6 @@ register(
              expected=lambda: par.parallel_decode("llama-3.1-70b", "H100-SXM", 8, 4096, stages=4,
                                                   micro_batches=1).busy_fraction,
              unit="(a fraction between 0 and 1)",
-             hint="each stage works on the one micro-batch, then waits for the other three."),
+             hint="each stage works on the one micro-batch, then waits for the other three.",
+             quantity="the busy share: how many of the 4 stages work at any one moment?"),
 )

@@ -44,13 +44,15 @@ register(
              "DeepSeek reported a 'cost profit margin of 545%' ($562,027 theoretical revenue against $87,072 "
              "cost per day). What gross margin is that: the share of the revenue that is not cost?",
              expected=_deepseek_margin, unit="(a fraction)",
-             hint="1 - cost / revenue; 545 % is profit / cost, not profit / revenue."),
+             hint="1 - cost / revenue; 545 % is profit / cost, not profit / revenue.",
+             quantity="the margin: the share of the revenue left after the cost"),
     Exercise("11.break-even-utilisation",
              "deepseek-v3 on 16 H100-class chips (fp8, $2 per GPU-hour, the lesson's settings): at what "
              "utilisation, with no margin, does the sheet's output price equal DeepSeek-V3's published $1.10?",
              expected=_break_even_utilisation, unit="(a fraction)",
              hint="price = cost at full use / utilisation: take the sheet at utilisation=1, margin=0 and "
-                  "divide its output price by 1.10."),
+                  "divide its output price by 1.10.",
+             quantity="the utilisation: the output price at full use over the published 1.10"),
     Exercise("11.furthest-ratio",
              "For the default sheet (llama-3.1-70b on 8 H100s), which ratio lies furthest from the median "
              "published one (by factor, either way)?",

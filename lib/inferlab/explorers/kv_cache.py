@@ -13,7 +13,7 @@ from ..display import Table
 from ..hardware import get_hardware, list_hardware
 from ..models import get_model, list_models
 from ..plotting import MEASURED, PALETTE, bytes_label, figure, seconds_label
-from ..roofline import bytes_per_value, decode_step
+from ..roofline import bytes_per_value, decode_step, kv_heads_stored
 from ..widgets import Explorer
 
 ATTENTION_NAMES = {"mha": "multi-head", "gqa": "grouped-query", "mqa": "multi-query",
@@ -121,7 +121,7 @@ def cost_vs_context(setups, wanted_batch=256, usd_per_gpu_hour=2.0, threshold=20
         ax.plot(context, point.usd_per_million, color=colour, label=label)
     ax.axvline(threshold, color=PALETTE["black"], linestyle=":", linewidth=1.5)
     ax.annotate(f"{threshold // 1000}k price threshold", (threshold, ax.get_ylim()[1]),
-                xytext=(4, -12), textcoords="offset points", fontsize=9)
+                xytext=(-4, -12), textcoords="offset points", ha="right", fontsize=9)  # left: clear of the curves
     ax.set(xscale="log", yscale="log", xlabel="context (tokens per sequence)",
            ylabel="$ per million output tokens",
            title=f"Decode cost when memory caps the batch (at most {wanted_batch}; ${usd_per_gpu_hour:g}/GPU-hour)")
@@ -186,7 +186,7 @@ class KVMapExplorer(Explorer):
     things_to_try = (
         ("An fp8 cache: the wall moves 2x.",
          {"model": "llama-3.1-70b", "hardware": "H100-SXM", "chips": 8, "weights": "bf16", "kv_cache": "fp8"}),
-        ("deepseek-v3, 8 H200s, fp8: a tiny cache.",
+        ("deepseek-v3, 8 H200s, fp8 weights: tiny cache.",
          {"model": "deepseek-v3", "hardware": "H200", "chips": 8, "weights": "fp8", "kv_cache": "bf16"}),
         ("llama-3.1-405b at 1M tokens: the fewest H100s?",
          {"model": "llama-3.1-405b", "hardware": "H100-SXM", "weights": "bf16", "kv_cache": "bf16",
@@ -287,6 +287,10 @@ class KVMapExplorer(Explorer):
             verdict = f"<b>does not fit</b>: at most {fits_here:,} sequences of this context"
         else:
             verdict = f"fits (up to {fits_here:,} sequence{'s' if fits_here > 1 else ''} of this context)"
+        copies = float(kv._kv_replication(model, chips, "auto"))  # the layout kv.max_batch assumes
+        if copies > 1:  # e.g. 64 chips, 8 KV heads: why the cache needs 8x the bytes
+            verdict += (f"; the cache takes {copies:.3g}x its bytes, as {chips} chips share "
+                        f"{kv_heads_stored(model):g} KV heads and a head cannot be split")
         return (f"<b>{model.name}</b> on {chips} x {chip.name}, {weights} weights, {kv_cache} KV "
                 f"({bytes_label(model.kv_bytes_per_token(kv_bytes))} per token). "
                 f"Batch {batch:,} at context {context:,}: step <b>{seconds_label(float(with_links))}</b> "

@@ -114,7 +114,7 @@ def tensor_parallel_figure(models=("llama-3.1-70b", "llama-3.1-405b"), hardware=
             rows.append({"model": name, "link": link, "fits from (chips)": fits_from,
                          "TP=8 latency": seconds_label(eight.token_seconds),
                          "of which all-reduces": f"{eight.communication_share:.0%}",
-                         "all-reduces ≥ compute from TP =": at if at is not None else "beyond 64"})
+                         "all-reduces ≥ compute from (chips)": at if at is not None else "beyond 64"})
         ax.plot(DEGREES, step.compute_seconds * 1e3, color=PALETTE["black"], linestyle=":",
                 label="compute alone (ideal 1/N)")
         ax.axvspan(0.7, fits_from - 0.05, color="#d9d9d9", alpha=0.6, lw=0)
@@ -247,12 +247,15 @@ class PipelineExplorer(Explorer):
         need = par.chips_to_serve(model, hardware, weight_bytes=bytes_per_value(precision),
                                   kv_budget_bytes=kv_budget)
         self._unfit.set_width(max(need - 0.05 - 0.7, 0))
+        # TP 1 has no all-reduce and one stage no hop: say so rather than "0 ns"
+        links = "; ".join([f"all-reduces {seconds_label(step.all_reduce_seconds)}"] * (tensor_parallel > 1)
+                          + [f"hops {seconds_label(step.hop_seconds)}"] * (stages > 1)) or "no communication"
         fit = ("fits" if step.fits else
                f"<b style='color:#D55E00'>does not fit</b> ({step.memory_per_chip / 1e9:,.0f} GB per chip)")
         return (f"<b>{m.name}</b>, {precision} weights, {micro_batches} micro-batch(es) of {micro_batch} "
-                f"sequences at context {self.context}: <b>{int(step.chips)} chips</b> "
-                f"({stages} stages x TP {tensor_parallel}), {fit}; weights + KV need at least {need}. "
+                f"sequences at context {self.context}: <b>{int(step.chips)} chip{'s' * (step.chips > 1)}</b> "
+                f"({stages} stage{'s' * (stages > 1)} x TP {tensor_parallel}), {fit}; weights + KV need at least "
+                f"{need} chip{'s' * (need > 1)}. "
                 f"Per-token latency <b>{seconds_label(step.token_seconds)}</b> "
-                f"(all-reduces {seconds_label(step.all_reduce_seconds)}, hops "
-                f"{seconds_label(step.hop_seconds)}); <b>{step.tokens_per_second:,.0f} tokens/s</b>; "
+                f"({links}); <b>{step.tokens_per_second:,.0f} tokens/s</b>; "
                 f"chips busy {step.busy_fraction:.0%}. Grey: too few chips to hold weights + KV.")

@@ -53,8 +53,8 @@ class PriceSheetExplorer(Explorer):
         ("Raise the max batch to 1024: output falls, the fast tier's multiple grows.", {**_base, "batch": 1024}),
         ("Utilisation 0.9 and margin 0: how close are you to DeepSeek's prices?",
          {**_base, "utilisation": 0.9, "margin": 0.0}),
-        ("deepseek-v3 on 16 H100s in fp8: move the batch until output/input enters the published band.",
-         {**_base, "model": "deepseek-v3", "chips": 16, "precision": "fp8 weights"}),
+        ("deepseek-v3, 16 H100s, fp8, max batch 1024: lower it until output/input enters the published band.",
+         {**_base, "model": "deepseek-v3", "chips": 16, "precision": "fp8 weights", "batch": 1024}),
         ("An H200 at the same rent: which lines move?", {**_base, "hardware": "H200"}),
     )
 

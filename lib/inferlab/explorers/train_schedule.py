@@ -190,7 +190,7 @@ class TrainScheduleExplorer(Explorer):
          {**_base, "mean_burst": 8}),
         ("Half the interval: half the wait, dearer tokens.",
          {**_base, "interval_ms": 10}),
-        ("300-token answers: the p99 grows.",
+        ("300-token answers, 8 requests/s: the p99 grows.",
          {**_base, "rate": 10 ** 0.9, "answer_tokens": 300}),
     )
     count = 30_000
