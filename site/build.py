@@ -48,7 +48,7 @@ def _first_sentence(text: str) -> str:
 
 
 def prepare_notebook(notebook: dict) -> dict:
-    """The lesson as the site shows it: widget outputs removed (with a pointer to Binder),
+    """The lesson as the site shows it: widget outputs left out (with a pointer to Binder),
     figures given alt text (the prose just above them), everything else untouched."""
     cells, last_prose = [], "Figure"
     for cell in notebook["cells"]:
@@ -60,7 +60,14 @@ def prepare_notebook(notebook: dict) -> dict:
             cell["source"] = _source(cell).replace("\\\\$", "\\$")
             last_prose = _first_sentence(_source(cell))
         elif ".widget()" in _source(cell):
-            tags.append("remove-output")
+            # a trailing ";" keeps the saved widget (nothing without a kernel) out of the
+            # page, and keeps a static figure drawn in the same cell before it
+            lines = _source(cell).rstrip().splitlines()
+            if ".widget()" in lines[-1]:
+                cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1].rstrip(";") + ";"]
+            else:
+                tags.append("remove-output")
+            metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = last_prose
             cells.append(cell)
             cells.append({"cell_type": "markdown", "metadata": {"tags": list(
                 t for t in tags if t == "deeper")}, "source": [
