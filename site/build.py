@@ -90,7 +90,27 @@ def _overview() -> str:
     keep = [parts[0]] + ["## " + p for p in parts[1:] if p.startswith(("Lessons", "Exercises"))]
     text = "\n".join(keep)
     text = re.sub(r"(?m)^\[!\[Binder\].*$", "", text)
-    return text
+    return text + READING
+
+
+#: The intro page's guide to the site itself (the README speaks to a clone, not to the site).
+READING = """
+## Reading the course on this site
+
+Each lesson here has been run, so its figures and printed results are shown; nothing runs in
+your browser.
+
+- **Exercises**: a cell with `name = ...` is an exercise. Below it you see what the checker
+  prints while it is unanswered; to answer it you need the notebook itself (below).
+- **Explorers**: each is shown as its static figure at the default settings; the sliders need
+  a running kernel.
+- **Going deeper** sections (marked *optional*) can be skipped: each lesson's core makes sense
+  without them.
+- **To run a lesson**: the rocket button at the top of a lesson launches it on Binder (no
+  installation; Binder keeps nothing, so download your work before you leave); the download
+  button gives the lesson as a notebook (`.ipynb`). To work on your own computer, clone the
+  course and run `make lab` ([setup](docs/setup/README.md)).
+"""
 
 
 def _toc(lessons, docs) -> str:
@@ -202,7 +222,12 @@ def build(out: Path) -> Path:
     done = subprocess.run(command, env=env)
     if done.returncode:
         raise SystemExit(f"the site build failed (exit {done.returncode}); see the messages above")
-    return out / "_build" / "html"
+    html = out / "_build" / "html"
+    # the "download this notebook" button serves _sources/: give the lesson exactly as a
+    # learner gets it, not the site's copy (its Binder notes, its explorers silenced by ";")
+    for path in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb")):
+        shutil.copy(path, html / "_sources" / "lessons" / path.name)
+    return html
 
 
 def main(argv=None) -> int:
