@@ -77,6 +77,15 @@ def prepare_notebook(notebook: dict) -> dict:
             continue
         else:
             metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = last_prose
+            if _source(cell).rstrip().rpartition("\n")[2].startswith("ipywidgets."):
+                # lesson 00's slider: a page shows nothing for it, and the prose below asks
+                # the reader to see one
+                cells += [cell, {"cell_type": "markdown", "metadata": {"tags": list(
+                    t for t in tags if t == "deeper")}, "source": [
+                    "```{note}\nA widget (here, the slider) needs a running kernel, so this page "
+                    "cannot show it: launch this lesson on Binder (the rocket at the top of the "
+                    "page) or open it with `make lab` to see it.\n```"]}]
+                continue
         cells.append(cell)
     out = dict(notebook)
     out["cells"] = cells
