@@ -48,7 +48,7 @@ def _first_sentence(text: str) -> str:
 
 
 def prepare_notebook(notebook: dict) -> dict:
-    """The lesson as the site shows it: widget outputs removed (with a pointer to Binder),
+    """The lesson as the site shows it: widget outputs left out (with a pointer to Binder),
     figures given alt text (the prose just above them), everything else untouched."""
     cells, last_prose = [], "Figure"
     for cell in notebook["cells"]:
@@ -60,7 +60,14 @@ def prepare_notebook(notebook: dict) -> dict:
             cell["source"] = _source(cell).replace("\\\\$", "\\$")
             last_prose = _first_sentence(_source(cell))
         elif ".widget()" in _source(cell):
-            tags.append("remove-output")
+            # a trailing ";" keeps the saved widget (nothing without a kernel) out of the
+            # page, and keeps a static figure drawn in the same cell before it
+            lines = _source(cell).rstrip().splitlines()
+            if ".widget()" in lines[-1]:
+                cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1].rstrip(";") + ";"]
+            else:
+                tags.append("remove-output")
+            metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = last_prose
             cells.append(cell)
             cells.append({"cell_type": "markdown", "metadata": {"tags": list(
                 t for t in tags if t == "deeper")}, "source": [
@@ -70,6 +77,15 @@ def prepare_notebook(notebook: dict) -> dict:
             continue
         else:
             metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = last_prose
+            if _source(cell).rstrip().rpartition("\n")[2].startswith("ipywidgets."):
+                # lesson 00's slider: a page shows nothing for it, and the prose below asks
+                # the reader to see one
+                cells += [cell, {"cell_type": "markdown", "metadata": {"tags": list(
+                    t for t in tags if t == "deeper")}, "source": [
+                    "```{note}\nA widget (here, the slider) needs a running kernel, so this page "
+                    "cannot show it: launch this lesson on Binder (the rocket at the top of the "
+                    "page) or open it with `make lab` to see it.\n```"]}]
+                continue
         cells.append(cell)
     out = dict(notebook)
     out["cells"] = cells
@@ -83,7 +99,27 @@ def _overview() -> str:
     keep = [parts[0]] + ["## " + p for p in parts[1:] if p.startswith(("Lessons", "Exercises"))]
     text = "\n".join(keep)
     text = re.sub(r"(?m)^\[!\[Binder\].*$", "", text)
-    return text
+    return text + READING
+
+
+#: The intro page's guide to the site itself (the README speaks to a clone, not to the site).
+READING = """
+## Reading the course on this site
+
+Each lesson here has been run, so its figures and printed results are shown; nothing runs in
+your browser.
+
+- **Exercises**: a cell with `name = ...` is an exercise. Below it you see what the checker
+  prints while it is unanswered; to answer it you need the notebook itself (below).
+- **Explorers**: each is shown as its static figure at the default settings; the sliders need
+  a running kernel.
+- **Going deeper** sections (marked *optional*) can be skipped: each lesson's core makes sense
+  without them.
+- **To run a lesson**: the rocket button at the top of a lesson launches it on Binder (no
+  installation; Binder keeps nothing, so download your work before you leave); the download
+  button gives the lesson as a notebook (`.ipynb`). To work on your own computer, clone the
+  course and run `make lab` ([setup](docs/setup/README.md)).
+"""
 
 
 def _toc(lessons, docs) -> str:
@@ -195,7 +231,12 @@ def build(out: Path) -> Path:
     done = subprocess.run(command, env=env)
     if done.returncode:
         raise SystemExit(f"the site build failed (exit {done.returncode}); see the messages above")
-    return out / "_build" / "html"
+    html = out / "_build" / "html"
+    # the "download this notebook" button serves _sources/: give the lesson exactly as a
+    # learner gets it, not the site's copy (its Binder notes, its explorers silenced by ";")
+    for path in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb")):
+        shutil.copy(path, html / "_sources" / "lessons" / path.name)
+    return html
 
 
 def main(argv=None) -> int:

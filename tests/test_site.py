@@ -78,6 +78,21 @@ def test_the_site_has_every_lesson_and_doc(site):
     assert "intro.html" in pages and "search.html" in pages
 
 
+def test_explorer_figures_and_downloads(site):
+    """Every lesson with an explorer shows a figure between its static() call and its note
+    (lessons 01-05 draw the static figure in the widget's own cell), and the download button
+    gives the lesson exactly as learners get it."""
+    for notebook in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb")):
+        if ".widget()" in notebook.read_text(encoding="utf-8"):
+            html = (site / "lessons" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+            before_note = html.split("The live explorer needs a running kernel")[0]
+            last_code = before_note.rfind("<span class=\"n\">static</span>")
+            assert last_code > 0, notebook.name
+            assert "<img" in before_note[last_code:], f"{notebook.stem}: no figure for its explorer"
+        download = site / "_sources" / "lessons" / notebook.name
+        assert download.read_bytes() == notebook.read_bytes(), f"{download} is not the lesson"
+
+
 def test_no_page_refers_to_a_cdn(site):
     outside = re.compile(r'<(?:script|link|img|iframe)\b[^>]*(?:src|href)="(https?:)?//[^"]*"')
     for page in _pages(site):
