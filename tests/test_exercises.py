@@ -182,3 +182,17 @@ def test_every_lesson_has_its_exercises():
     counts = {lesson: len(exercises.exercises_for(lesson)) for lesson in (f"{n:02d}" for n in range(12))}
     assert counts["00"] == 1
     assert all(3 <= counts[lesson] <= 8 for lesson in counts if lesson != "00"), counts
+
+
+def test_a_choice_is_found_whatever_the_spaces_around_a_slash():
+    # the options read 'cached / input'; a learner types 'cached/input' (newcomer review C)
+    from inferlab.exercises import grade
+    for typed in ("cached/input", "Cached /input", " cached / input "):
+        assert grade("11.furthest-ratio", typed).status != "type", typed
+
+
+def test_the_kind_of_an_answer_reads_as_english():
+    from inferlab.exercises import _kind
+    assert _kind(object()) == "an object"
+    assert _kind({1, 2}) == "a set"
+    assert _kind(3).startswith("a number")

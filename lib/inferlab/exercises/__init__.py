@@ -154,7 +154,10 @@ def _kind(value) -> str:
         return f"{bool(value)} (a yes/no value)"
     if isinstance(value, dict):
         return "a dictionary"
-    return f"a {type(value).__name__}"
+    if isinstance(value, numbers.Number):  # an int, a float: "a number" reads better
+        return f"a number ({_safe_repr(value)})"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 _UNIT_WORDS = {"ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "s": 1.0, "kb": 1e3, "mb": 1e6,
@@ -334,6 +337,7 @@ def _choice_key(text: str) -> str:
     """'Memory-bound.' -> 'memory': case, spaces, dashes, a trailing '-bound' and punctuation
     do not matter."""
     key = re.sub(r"[\s_\-]+", " ", text.strip().lower()).strip(" .!?'\"")
+    key = re.sub(r"\s*([/:,])\s*", r"\1", key)  # 'cached/input' is 'cached / input'
     return re.sub(r"\s*bound$", "", key) or key
 
 
