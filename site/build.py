@@ -63,7 +63,9 @@ def prepare_notebook(notebook: dict) -> dict:
             # a trailing ";" keeps the saved widget (nothing without a kernel) out of the
             # page, and keeps a static figure drawn in the same cell before it
             lines = _source(cell).rstrip().splitlines()
-            if ".widget()" in lines[-1]:
+            if len(lines) == 1 and re.fullmatch(r"\s*\w+\.widget\(\)\s*;?\s*", lines[0]):
+                tags.append("remove-cell")  # a bare `explorer.widget()`: nothing to read on a page
+            elif ".widget()" in lines[-1]:
                 cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1].rstrip(";") + ";"]
             else:
                 tags.append("remove-output")
