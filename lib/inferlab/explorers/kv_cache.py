@@ -67,7 +67,7 @@ def measured_vs_roofline(device="h100", batch=1, ax=None):
                 label=name, **{**MEASURED, "marker": marker})
     ax.set(xscale="log", yscale="log", xlabel="context (tokens per sequence)",
            ylabel="time per decode step (ms)",
-           title=f"Llama-3-8B-shaped decode on {chip.name}, batch {batch}")
+           title=f"llama-3.1-8b-shaped decode on {chip.name}, batch {batch}")
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.tick_params(axis="y", which="minor", labelsize=8)

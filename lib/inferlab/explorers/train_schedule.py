@@ -202,7 +202,7 @@ class TrainScheduleExplorer(Explorer):
         import ipywidgets as widgets
         style = {"description_width": "initial"}
         return {
-            "rate": widgets.FloatLogSlider(value=2400, base=10, min=0, max=4.5, step=0.05, readout_format=".3r",
+            "rate": widgets.FloatLogSlider(value=2400, base=10, min=0, max=4.5, step=0.05, readout_format=",.4r",
                                            description="arrivals per s", style=style),
             "interval_ms": widgets.FloatSlider(value=20, min=2, max=50, step=1,
                                                description="interval (ms)", style=style),
