@@ -39,6 +39,20 @@ def browser_missing() -> str | None:
     return None
 
 
+def wait_until_up(base: str, token: str, server, log_path: Path, timeout: float = 90) -> None:
+    """Wait until the Jupyter server at ``base`` answers; RuntimeError with the end of its log
+    if the process ends or ``timeout`` seconds pass first."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+            return
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                raise RuntimeError("JupyterLab did not start:\n" + Path(log_path).read_text()[-3000:])
+            time.sleep(0.5)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,16 +92,7 @@ def jupyterlab(python: str = sys.executable, notebooks=("lessons", "solutions"),
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n" +
-                                       (work / "jupyterlab.log").read_text()[-3000:])
-                time.sleep(0.5)
+        wait_until_up(base, token, server, work / "jupyterlab.log")
         yield base, token, root
     finally:
         try:

@@ -177,10 +177,9 @@ def test_the_lab_prints_lesson_00s_address_and_asks_no_news_question(tmp_path):
     and JupyterLab's settings say never to fetch news (so it never asks)."""
     import secrets
     import signal
-    import time
     import urllib.error
     import urllib.request
-    from labserver import _free_port
+    from labserver import _free_port, wait_until_up
 
     root = tmp_path / "course"
     (root / "my-work").mkdir(parents=True)
@@ -201,14 +200,7 @@ def test_the_lab_prints_lesson_00s_address_and_asks_no_news_question(tmp_path):
         server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
         try:
-            deadline = time.time() + 90
-            while True:
-                try:
-                    urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
-                    break
-                except OSError:
-                    assert server.poll() is None and time.time() < deadline, log_path.read_text()[-3000:]
-                    time.sleep(0.5)
+            wait_until_up(base, token, server, log_path)
             reply = json.loads(urllib.request.urlopen(
                 f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}",
                 timeout=30).read())

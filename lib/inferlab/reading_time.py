@@ -18,6 +18,8 @@ import json
 import re
 from pathlib import Path
 
+from .authoring import _source
+
 WORDS_PER_MINUTE = 120
 EXERCISE_MINUTES = 3.0
 EXPLORER_MINUTES = 2.0
@@ -27,11 +29,6 @@ DEEPER_TAG = "deeper"
 _HEADER = re.compile(r"core:\s*(\d+)\s*min,\s*everything:\s*(\d+)\s*min", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _CHECK = re.compile(r"(?<!\w)check\(")
-
-
-def _source(cell) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
 
 
 def is_deeper(cell) -> bool:
